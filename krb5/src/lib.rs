@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod credentials;
 pub mod crypto;
 pub mod iana;
 pub mod principal;
