@@ -15,6 +15,7 @@ pub mod codec;
 pub mod credentials;
 pub mod crypto;
 pub mod iana;
+pub mod keytab;
 pub mod principal;
 
 pub use principal::Principal;
