@@ -1,1 +1,4 @@
+//! rgssd: Kerberos GSS daemons for Linux NFS, replacing nfs-utils' rpc.gssd and
+//! rpc.svcgssd.
 
+pub mod kernel;

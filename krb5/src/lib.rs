@@ -1,20 +1,23 @@
 //! Kerberos 5 for rgssd, with no C library at run time.
 //!
 //! The crate is split by concept:
-//! - [`iana`]: assigned numbers (enctypes, checksum types, key usages, error codes);
-//! - [`crypto`]: the RFC 3961 framework and one module per enctype family;
-//! - [`principal`]: principal names and their MIT string form;
-//! - [`codec`]: the byte cursor shared by the binary file formats;
-//! - [`messages`]: RFC 4120 messages on top of `rasn-kerberos`;
-//! - [`keytab`] and [`ccache`]: MIT's on-disk formats and the other cache types;
-//! - [`config`]: krb5.conf;
-//! - [`kdc`]: the asynchronous KDC client (AS and TGS exchanges).
+//! - `iana`: assigned numbers (enctypes, checksum types, key usages, error codes);
+//! - `crypto`: the RFC 3961 framework and one module per enctype family;
+//! - `principal`: principal names and their MIT string form;
+//! - `codec`: the byte cursor shared by the binary file formats;
+//! - `messages`: RFC 4120 messages on top of `rasn-kerberos`;
+//! - `keytab` and `ccache`: MIT's on-disk formats and the other cache types;
+//! - `config`: krb5.conf;
+//! - `kdc`: the asynchronous KDC client (AS and TGS exchanges);
+//! - `gss`: the GSS-API krb5 mechanism and the kernel's lucid context export.
 #![forbid(unsafe_code)]
 
 pub mod codec;
 pub mod credentials;
 pub mod crypto;
+pub mod gss;
 pub mod iana;
+pub mod keytab;
 pub mod principal;
 
 pub use principal::Principal;
