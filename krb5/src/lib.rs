@@ -7,7 +7,7 @@
 //! - [`codec`]: the byte cursor shared by the binary file formats;
 //! - [`messages`]: RFC 4120 messages on top of `rasn-kerberos`;
 //! - [`keytab`] and [`ccache`]: MIT's on-disk formats and the other cache types;
-//! - [`config`]: krb5.conf;
+//! - [`config`]: krb5.conf and its settings;
 //! - [`kdc`]: the asynchronous KDC client (AS and TGS exchanges).
 #![forbid(unsafe_code)]
 
@@ -15,6 +15,7 @@ pub mod codec;
 pub mod credentials;
 pub mod crypto;
 pub mod iana;
+pub mod messages;
 pub mod principal;
 
 pub use principal::Principal;
