@@ -18,6 +18,7 @@ pub mod crypto;
 pub mod gss;
 pub mod iana;
 pub mod keytab;
+pub mod messages;
 pub mod principal;
 
 pub use principal::Principal;
