@@ -7,14 +7,16 @@
 //! - [`codec`]: the byte cursor shared by the binary file formats;
 //! - [`messages`]: RFC 4120 messages on top of `rasn-kerberos`;
 //! - [`keytab`] and [`ccache`]: MIT's on-disk formats and the other cache types;
-//! - [`config`]: krb5.conf;
+//! - [`config`]: the krb5.conf file and its lookups;
 //! - [`kdc`]: the asynchronous KDC client (AS and TGS exchanges).
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod config;
 pub mod credentials;
 pub mod crypto;
 pub mod iana;
+pub mod locate;
 pub mod principal;
 
 pub use principal::Principal;
