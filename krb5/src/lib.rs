@@ -13,11 +13,13 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod config;
 pub mod credentials;
 pub mod crypto;
 pub mod gss;
 pub mod iana;
 pub mod keytab;
+pub mod locate;
 pub mod messages;
 pub mod principal;
 
