@@ -2,3 +2,4 @@
 //! rpc.svcgssd.
 
 pub mod kernel;
+pub mod rpc;
