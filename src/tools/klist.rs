@@ -12,7 +12,7 @@ use krb5::Principal;
 use super::format::{self, enctype_display, flag_letters, timestamp};
 use super::getopt;
 use super::localtime::TimeZone;
-use super::{Invocation, FAILURE};
+use super::{defaults, load_config, Invocation, FAILURE};
 
 const USAGE: &str = "\
 Usage: klist [-e] [-V] [[-c] [-l] [-A] [-d] [-f] [-s] [-a [-n]]] [-k [-i] [-t] [-K]] [-C] [name]
@@ -180,24 +180,6 @@ pub fn run(invocation: &mut Invocation<'_>) -> i32 {
     FAILURE
 }
 
-/// The keytab name klist lists without an operand: KRB5_KTNAME, else the
-/// system default. With `-i`: KRB5_CLIENT_KTNAME, else MIT's default for
-/// the effective user.
-fn default_keytab_name(client: bool) -> String {
-    // TODO: read default_keytab_name and default_client_keytab_name from
-    // krb5.conf once the config module is available.
-    if client {
-        std::env::var("KRB5_CLIENT_KTNAME").unwrap_or_else(|_| {
-            format!(
-                "FILE:/var/lib/krb5/user/{}/client.keytab",
-                nix::unistd::geteuid()
-            )
-        })
-    } else {
-        std::env::var("KRB5_KTNAME").unwrap_or_else(|_| "FILE:/etc/krb5.keytab".to_string())
-    }
-}
-
 /// Returns the keytab's name as MIT prints it, with the type prefix.
 fn keytab_display_name(name: &KeytabName) -> String {
     let prefix = if name.writable { "WRFILE" } else { "FILE" };
@@ -230,7 +212,27 @@ pub fn os_error_text(error: &io::Error) -> String {
 fn list_keytab(invocation: &mut Invocation<'_>, options: &KlistOptions, zone: &TimeZone) -> i32 {
     let name = match &options.name {
         Some(name) => name.clone(),
-        None => default_keytab_name(options.use_client_keytab),
+        None => {
+            let config = match load_config(invocation) {
+                Some(config) => config,
+                None => return FAILURE,
+            };
+            let (default, doing) = if options.use_client_keytab {
+                (
+                    defaults::client_keytab_name(&config),
+                    "getting default client keytab",
+                )
+            } else {
+                (defaults::keytab_name(&config), "getting default keytab")
+            };
+            match default {
+                Ok(name) => name,
+                Err(error) => {
+                    invocation.error(format!("{error} while {doing}"));
+                    return FAILURE;
+                }
+            }
+        }
     };
     let parsed_name = match KeytabName::parse(&name) {
         Ok(parsed) => parsed,

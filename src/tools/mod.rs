@@ -9,6 +9,7 @@
 use std::ffi::OsString;
 use std::io::{self, Write};
 
+pub mod defaults;
 pub mod format;
 pub mod getopt;
 pub mod klist;
@@ -27,6 +28,18 @@ impl Invocation<'_> {
     /// Writes `program: message` and a newline to stderr.
     pub fn error(&mut self, message: impl std::fmt::Display) {
         let _ = writeln!(self.stderr, "{}: {message}", self.program);
+    }
+}
+
+/// Loads krb5.conf (KRB5_CONFIG, else /etc/krb5.conf), or prints why it
+/// cannot be loaded and returns `None`.
+pub fn load_config(invocation: &mut Invocation<'_>) -> Option<krb5::config::Config> {
+    match krb5::config::Config::load() {
+        Ok(config) => Some(config),
+        Err(error) => {
+            invocation.error(format!("{error} while initializing krb5"));
+            None
+        }
     }
 }
 
