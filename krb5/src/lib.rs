@@ -17,6 +17,7 @@ pub mod credentials;
 pub mod crypto;
 pub mod gss;
 pub mod iana;
+pub mod kdc;
 pub mod keytab;
 pub mod messages;
 pub mod principal;
