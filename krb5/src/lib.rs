@@ -19,6 +19,7 @@ pub mod credentials;
 pub mod crypto;
 pub mod gss;
 pub mod iana;
+pub mod kdc;
 pub mod keytab;
 pub mod locate;
 pub mod messages;
