@@ -254,7 +254,15 @@ mod tests {
     /// ciphertext).
     #[test]
     fn rfc6803_section10_encryption() {
-        let cases: [(i32, u32, &str, &str, &[u8], &str); 10] = [
+        type Case = (
+            i32,
+            u32,
+            &'static str,
+            &'static str,
+            &'static [u8],
+            &'static str,
+        );
+        let cases: [Case; 10] = [
             (
                 25,
                 0,
