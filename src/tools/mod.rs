@@ -10,10 +10,14 @@ use std::ffi::OsString;
 use std::io::{self, Write};
 
 pub mod defaults;
+pub mod errors;
 pub mod format;
 pub mod getopt;
+pub mod kdc_settings;
+pub mod kinit;
 pub mod klist;
 pub mod localtime;
+pub mod password;
 
 /// One invocation of a tool: the name it reports in messages, its
 /// arguments (without the tool name) and its output streams.
@@ -55,12 +59,20 @@ pub struct Tool {
 }
 
 /// Every tool, in the order `rgssd --help` lists them.
-pub const TOOLS: &[Tool] = &[Tool {
-    name: "klist",
-    aliases: &[],
-    summary: "list the tickets of a credential cache or the keys of a keytab",
-    run: klist::run,
-}];
+pub const TOOLS: &[Tool] = &[
+    Tool {
+        name: "kinit",
+        aliases: &[],
+        summary: "get a ticket-granting ticket with a password or a keytab, or renew one",
+        run: kinit::run,
+    },
+    Tool {
+        name: "klist",
+        aliases: &[],
+        summary: "list the tickets of a credential cache or the keys of a keytab",
+        run: klist::run,
+    },
+];
 
 fn find_tool(name: &str) -> Option<&'static Tool> {
     TOOLS
