@@ -11,6 +11,7 @@ use krb5::kdc::{
     AsOptions, KdcClient, KdcEndpoint, KdcError, Secret, Settings, TgsOptions, Transport,
 };
 use krb5::keytab::Keytab;
+use krb5::messages::padata::SaltInfo;
 use krb5::messages::{self, error_code};
 use krb5::Principal;
 use testkdc::{TestKdc, TestKdcOptions};
@@ -623,4 +624,44 @@ async fn tcp_only_endpoint() {
         .await
         .unwrap();
     assert_eq!(credential.client, principal("alice"));
+}
+
+#[tokio::test]
+async fn known_salt_saves_round_trip() {
+    let kdc = start(TestKdcOptions::new(REALM).user("alice", "pw"));
+    let relay = start_relay(kdc.port(), false).await;
+    let mut settings = settings(&kdc);
+    settings
+        .kdcs
+        .insert(REALM.to_string(), vec![endpoint(relay.port)]);
+    let client = KdcClient::new(settings);
+
+    let known = AsOptions {
+        known_salt: Some(SaltInfo {
+            enctype: enctype::AES256_CTS_HMAC_SHA1_96,
+            salt: Some(b"KRBTEST.COMalice".to_vec()),
+            s2kparams: None,
+        }),
+        ..AsOptions::default()
+    };
+    client
+        .get_initial_credentials(&principal("alice"), &Secret::password("pw"), &known)
+        .await
+        .unwrap();
+    assert_eq!(relay.udp_requests.load(Ordering::SeqCst), 1);
+
+    // A stale salt costs one failed request, then the KDC's salt is used.
+    let stale = AsOptions {
+        known_salt: Some(SaltInfo {
+            enctype: enctype::AES256_CTS_HMAC_SHA1_96,
+            salt: Some(b"stale salt".to_vec()),
+            s2kparams: None,
+        }),
+        ..AsOptions::default()
+    };
+    client
+        .get_initial_credentials(&principal("alice"), &Secret::password("pw"), &stale)
+        .await
+        .unwrap_or_else(|e| panic!("AS with a stale salt: {e}\n{}", kdc.log()));
+    assert_eq!(relay.udp_requests.load(Ordering::SeqCst), 3);
 }

@@ -71,6 +71,8 @@ pub struct Settings {
     pub default_tkt_enctypes: Vec<i32>,
     /// Enctypes to request for TGS session keys, in order of preference.
     pub default_tgs_enctypes: Vec<i32>,
+    /// Enctypes allowed at all, for reply keys and session keys (`permitted_enctypes`).
+    pub permitted_enctypes: Vec<i32>,
     /// `[capaths]`: for a client realm, the intermediate realms on the path
     /// to each server realm. An empty list means the realms share a key directly.
     pub capaths: BTreeMap<String, BTreeMap<String, Vec<String>>>,
@@ -101,6 +103,7 @@ impl Default for Settings {
             clockskew: Duration::from_secs(300),
             default_tkt_enctypes: DEFAULT_ENCTYPES.to_vec(),
             default_tgs_enctypes: DEFAULT_ENCTYPES.to_vec(),
+            permitted_enctypes: DEFAULT_ENCTYPES.to_vec(),
             capaths: BTreeMap::new(),
             clock_offset: 0,
             max_hops: 10,

@@ -262,6 +262,18 @@ impl KdcClient {
             convert::principal_name(&service).map_err(encode_error)?
         };
         let till = time::from_unix(request.till).map_err(encode_error)?;
+        let enctypes: Vec<i32> = request
+            .enctypes
+            .iter()
+            .copied()
+            .filter(|&e| crate::crypto::is_supported(e))
+            .filter(|e| self.settings.permitted_enctypes.contains(e))
+            .collect();
+        if enctypes.is_empty() {
+            return Err(KdcError::NoEnctypes {
+                requested: request.enctypes.clone(),
+            });
+        }
         let body = KdcReqBody {
             kdc_options: rasn_kerberos::KdcOptions(flags::from_u32(request.option_bits)),
             cname: None,
@@ -271,7 +283,7 @@ impl KdcClient {
             till,
             rtime: None,
             nonce: new_nonce()?,
-            etype: request.enctypes.clone(),
+            etype: enctypes,
             addresses: None,
             enc_authorization_data: None,
             additional_tickets: None,
@@ -421,6 +433,7 @@ impl KdcClient {
             canonicalize: request.canonicalize,
             till: request.till,
             rtime: None,
+            permitted: &self.settings.permitted_enctypes,
         };
         reply::check_enc_part(rep, &part, &expected)?;
         reply::credential(tgt.client.clone(), rep, &part)
@@ -441,9 +454,9 @@ fn kdc_realm(credential: &Credential) -> &str {
     }
 }
 
-/// Returns the realm after `here` on `path`, or the first one when `here` is not on it.
-fn next_on_path(path: &[String], here: &str, target: &str) -> String {
-    match path.iter().position(|realm| realm == here) {
+/// Returns the realm after `current_realm` on `path`, or the first one when `current_realm` is not on it.
+fn next_on_path(path: &[String], current_realm: &str, target: &str) -> String {
+    match path.iter().position(|realm| realm == current_realm) {
         Some(index) => path
             .get(index + 1)
             .cloned()
