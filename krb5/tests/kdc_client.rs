@@ -665,3 +665,47 @@ async fn known_salt_saves_round_trip() {
         .unwrap_or_else(|e| panic!("AS with a stale salt: {e}\n{}", kdc.log()));
     assert_eq!(relay.udp_requests.load(Ordering::SeqCst), 3);
 }
+
+#[tokio::test]
+async fn referral_to_second_realm() {
+    // NOTE: testkdc has no [domain_realm] option, so the mapping the KDC
+    // needs to refer host-based names rides in after a libdefaults line.
+    let kdc = start(
+        TestKdcOptions::new(REALM)
+            .with_second_realm(SECOND_REALM)
+            .libdefault(
+                "rdns = false\n[domain_realm]\n    server.second.test = SECOND.TEST\n[libdefaults]",
+            )
+            .user("alice", "pw")
+            .service("nfs/server.second.test@SECOND.TEST"),
+    );
+    let client = KdcClient::new(settings(&kdc));
+    let alice = principal("alice");
+    let tgt = client
+        .get_initial_credentials(&alice, &Secret::password("pw"), &AsOptions::default())
+        .await
+        .unwrap();
+
+    // The client guesses its own realm for the host; the KDC refers it on.
+    let guessed = Principal::host_service("nfs", "server.second.test", REALM);
+    let result = client
+        .get_service_credentials(&tgt, &guessed, &TgsOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("TGS with referral: {e}\n{}", kdc.log()));
+
+    assert_eq!(result.tgts.len(), 1);
+    assert!(result.tgts[0]
+        .server
+        .same_name(&Principal::krbtgt(SECOND_REALM, REALM)));
+    let expected = Principal::parse("nfs/server.second.test@SECOND.TEST", None).unwrap();
+    assert!(
+        result.credential.server.same_name(&expected),
+        "{}",
+        result.credential.server
+    );
+
+    let keytab =
+        Keytab::load_path(kdc.keytab("nfs/server.second.test@SECOND.TEST").unwrap()).unwrap();
+    let part = open_ticket(&result.credential, &keytab);
+    assert_eq!(part.cname.string[0].as_bytes(), b"alice");
+}
