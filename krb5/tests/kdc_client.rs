@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use krb5::config::Config;
 use krb5::credentials::{ticket_flags, Credential};
 use krb5::iana::{enctype, key_usage};
 use krb5::kdc::{
@@ -39,6 +40,10 @@ fn settings(kdc: &TestKdc) -> Settings {
         kdc_timeout: Duration::from_secs(2),
         ..Settings::default()
     }
+}
+
+fn enctype_name(enctype: i32) -> &'static str {
+    krb5::iana::enctype::name(enctype).unwrap()
 }
 
 fn principal(name: &str) -> Principal {
@@ -82,18 +87,28 @@ fn keys_of(keytab: &Keytab, principal: &Principal) -> Vec<krb5::crypto::Key> {
         .collect()
 }
 
+/// Client settings from the test KDC's krb5.conf, with its KDC address.
+fn settings_from_krb5_conf(kdc: &TestKdc) -> Settings {
+    let path = kdc.krb5_conf();
+    let config = Config::load_path_list(path.to_str().unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Settings {
+        kdcs: settings(kdc).kdcs,
+        ..Settings::from_config(&config).unwrap()
+    }
+}
+
 async fn as_with_password(enctype: i32) {
+    let name = enctype_name(enctype);
     let kdc = start(
         TestKdcOptions::new(REALM)
             .with_enctypes(&[enctype])
+            .libdefault(&format!("default_tkt_enctypes = {name}"))
             .user("alice", "alice password"),
     );
-    // NOTE: the client does not read krb5.conf yet, so the enctype that
-    // krb5.conf would force through default_tkt_enctypes is set here.
-    let client = KdcClient::new(Settings {
-        default_tkt_enctypes: vec![enctype],
-        ..settings(&kdc)
-    });
+    let settings = settings_from_krb5_conf(&kdc);
+    assert_eq!(settings.default_tkt_enctypes, [enctype]);
+    let client = KdcClient::new(settings);
     let alice = principal("alice");
     let credential = client
         .get_initial_credentials(
@@ -117,15 +132,14 @@ async fn as_with_password(enctype: i32) {
 }
 
 async fn as_with_keytab(enctype: i32) {
+    let name = enctype_name(enctype);
     let kdc = start(
         TestKdcOptions::new(REALM)
             .with_enctypes(&[enctype])
+            .libdefault(&format!("default_tkt_enctypes = {name}"))
             .service("host/client.krbtest.com"),
     );
-    let client = KdcClient::new(Settings {
-        default_tkt_enctypes: vec![enctype],
-        ..settings(&kdc)
-    });
+    let client = KdcClient::new(settings_from_krb5_conf(&kdc));
     let host = principal("host/client.krbtest.com");
     let keytab = Keytab::load_path(kdc.keytab("host/client.krbtest.com").unwrap()).unwrap();
     let credential = client

@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 
 use super::reply::{self, encode_error, invalid, mismatch, Expected};
 use super::{new_nonce, KdcClient, KdcError};
+use crate::config::{Config, ConfigError};
 use crate::credentials::Credential;
 use crate::crypto::{self, Key};
 use crate::iana::{key_usage, msg_type, pa_type};
@@ -83,6 +84,21 @@ impl Default for AsOptions {
             enctypes: None,
             known_salt: None,
         }
+    }
+}
+
+impl AsOptions {
+    /// Reads kinit's defaults for `realm` from krb5.conf: `ticket_lifetime`,
+    /// `renew_lifetime` (0 requests no renewable ticket), `forwardable` and `proxiable`.
+    pub fn from_config(config: &Config, realm: &str) -> Result<Self, ConfigError> {
+        let renew_lifetime = config.renew_lifetime(Some(realm))?;
+        Ok(Self {
+            lifetime: config.ticket_lifetime(Some(realm))?,
+            renew_lifetime: (!renew_lifetime.is_zero()).then_some(renew_lifetime),
+            forwardable: config.forwardable(Some(realm))?,
+            proxiable: config.proxiable(Some(realm))?,
+            ..Self::default()
+        })
     }
 }
 
