@@ -150,7 +150,13 @@ mod tests {
 
     /// RFC 3962 appendix B, string-to-key: (password, salt, iteration
     /// count, aes128 key, aes256 key).
-    type S2kVector = (&'static [u8], &'static [u8], u32, &'static str, &'static str);
+    type S2kVector = (
+        &'static [u8],
+        &'static [u8],
+        u32,
+        &'static str,
+        &'static str,
+    );
 
     const S2K_VECTORS: &[S2kVector] = &[
         (
