@@ -5,12 +5,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use krb5::config::Config;
 use krb5::credentials::{ticket_flags, Credential};
 use krb5::iana::{enctype, key_usage};
 use krb5::kdc::{
     AsOptions, KdcClient, KdcEndpoint, KdcError, Secret, Settings, TgsOptions, Transport,
 };
 use krb5::keytab::Keytab;
+use krb5::messages::padata::SaltInfo;
 use krb5::messages::{self, error_code};
 use krb5::Principal;
 use testkdc::{TestKdc, TestKdcOptions};
@@ -38,6 +40,10 @@ fn settings(kdc: &TestKdc) -> Settings {
         kdc_timeout: Duration::from_secs(2),
         ..Settings::default()
     }
+}
+
+fn enctype_name(enctype: i32) -> &'static str {
+    krb5::iana::enctype::name(enctype).unwrap()
 }
 
 fn principal(name: &str) -> Principal {
@@ -81,18 +87,28 @@ fn keys_of(keytab: &Keytab, principal: &Principal) -> Vec<krb5::crypto::Key> {
         .collect()
 }
 
+/// Client settings from the test KDC's krb5.conf, with its KDC address.
+fn settings_from_krb5_conf(kdc: &TestKdc) -> Settings {
+    let path = kdc.krb5_conf();
+    let config = Config::load_path_list(path.to_str().unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Settings {
+        kdcs: settings(kdc).kdcs,
+        ..Settings::from_config(&config).unwrap()
+    }
+}
+
 async fn as_with_password(enctype: i32) {
+    let name = enctype_name(enctype);
     let kdc = start(
         TestKdcOptions::new(REALM)
             .with_enctypes(&[enctype])
+            .libdefault(&format!("default_tkt_enctypes = {name}"))
             .user("alice", "alice password"),
     );
-    // NOTE: the client does not read krb5.conf yet, so the enctype that
-    // krb5.conf would force through default_tkt_enctypes is set here.
-    let client = KdcClient::new(Settings {
-        default_tkt_enctypes: vec![enctype],
-        ..settings(&kdc)
-    });
+    let settings = settings_from_krb5_conf(&kdc);
+    assert_eq!(settings.default_tkt_enctypes, [enctype]);
+    let client = KdcClient::new(settings);
     let alice = principal("alice");
     let credential = client
         .get_initial_credentials(
@@ -116,15 +132,14 @@ async fn as_with_password(enctype: i32) {
 }
 
 async fn as_with_keytab(enctype: i32) {
+    let name = enctype_name(enctype);
     let kdc = start(
         TestKdcOptions::new(REALM)
             .with_enctypes(&[enctype])
+            .libdefault(&format!("default_tkt_enctypes = {name}"))
             .service("host/client.krbtest.com"),
     );
-    let client = KdcClient::new(Settings {
-        default_tkt_enctypes: vec![enctype],
-        ..settings(&kdc)
-    });
+    let client = KdcClient::new(settings_from_krb5_conf(&kdc));
     let host = principal("host/client.krbtest.com");
     let keytab = Keytab::load_path(kdc.keytab("host/client.krbtest.com").unwrap()).unwrap();
     let credential = client
@@ -623,4 +638,88 @@ async fn tcp_only_endpoint() {
         .await
         .unwrap();
     assert_eq!(credential.client, principal("alice"));
+}
+
+#[tokio::test]
+async fn known_salt_saves_round_trip() {
+    let kdc = start(TestKdcOptions::new(REALM).user("alice", "pw"));
+    let relay = start_relay(kdc.port(), false).await;
+    let mut settings = settings(&kdc);
+    settings
+        .kdcs
+        .insert(REALM.to_string(), vec![endpoint(relay.port)]);
+    let client = KdcClient::new(settings);
+
+    let known = AsOptions {
+        known_salt: Some(SaltInfo {
+            enctype: enctype::AES256_CTS_HMAC_SHA1_96,
+            salt: Some(b"KRBTEST.COMalice".to_vec()),
+            s2kparams: None,
+        }),
+        ..AsOptions::default()
+    };
+    client
+        .get_initial_credentials(&principal("alice"), &Secret::password("pw"), &known)
+        .await
+        .unwrap();
+    assert_eq!(relay.udp_requests.load(Ordering::SeqCst), 1);
+
+    // A stale salt costs one failed request, then the KDC's salt is used.
+    let stale = AsOptions {
+        known_salt: Some(SaltInfo {
+            enctype: enctype::AES256_CTS_HMAC_SHA1_96,
+            salt: Some(b"stale salt".to_vec()),
+            s2kparams: None,
+        }),
+        ..AsOptions::default()
+    };
+    client
+        .get_initial_credentials(&principal("alice"), &Secret::password("pw"), &stale)
+        .await
+        .unwrap_or_else(|e| panic!("AS with a stale salt: {e}\n{}", kdc.log()));
+    assert_eq!(relay.udp_requests.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn referral_to_second_realm() {
+    // NOTE: testkdc has no [domain_realm] option, so the mapping the KDC
+    // needs to refer host-based names rides in after a libdefaults line.
+    let kdc = start(
+        TestKdcOptions::new(REALM)
+            .with_second_realm(SECOND_REALM)
+            .libdefault(
+                "rdns = false\n[domain_realm]\n    server.second.test = SECOND.TEST\n[libdefaults]",
+            )
+            .user("alice", "pw")
+            .service("nfs/server.second.test@SECOND.TEST"),
+    );
+    let client = KdcClient::new(settings(&kdc));
+    let alice = principal("alice");
+    let tgt = client
+        .get_initial_credentials(&alice, &Secret::password("pw"), &AsOptions::default())
+        .await
+        .unwrap();
+
+    // The client guesses its own realm for the host; the KDC refers it on.
+    let guessed = Principal::host_service("nfs", "server.second.test", REALM);
+    let result = client
+        .get_service_credentials(&tgt, &guessed, &TgsOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("TGS with referral: {e}\n{}", kdc.log()));
+
+    assert_eq!(result.tgts.len(), 1);
+    assert!(result.tgts[0]
+        .server
+        .same_name(&Principal::krbtgt(SECOND_REALM, REALM)));
+    let expected = Principal::parse("nfs/server.second.test@SECOND.TEST", None).unwrap();
+    assert!(
+        result.credential.server.same_name(&expected),
+        "{}",
+        result.credential.server
+    );
+
+    let keytab =
+        Keytab::load_path(kdc.keytab("nfs/server.second.test@SECOND.TEST").unwrap()).unwrap();
+    let part = open_ticket(&result.credential, &keytab);
+    assert_eq!(part.cname.string[0].as_bytes(), b"alice");
 }

@@ -14,12 +14,14 @@ pub mod transport;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use as_exchange::{AsOptions, Secret};
 pub use error::KdcError;
 pub use tgs_exchange::{ServiceCredentials, TgsOptions};
 
+use crate::config::{Config, ConfigError};
 use crate::iana::enctype;
 use crate::messages::time;
 
@@ -71,9 +73,8 @@ pub struct Settings {
     pub default_tkt_enctypes: Vec<i32>,
     /// Enctypes to request for TGS session keys, in order of preference.
     pub default_tgs_enctypes: Vec<i32>,
-    /// `[capaths]`: for a client realm, the intermediate realms on the path
-    /// to each server realm. An empty list means the realms share a key directly.
-    pub capaths: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// Enctypes allowed at all, for reply keys and session keys (`permitted_enctypes`).
+    pub permitted_enctypes: Vec<i32>,
     /// Seconds added to the system clock for every time the client sends or
     /// checks, like the offset MIT keeps with `kdc_timesync`.
     pub clock_offset: i64,
@@ -101,10 +102,25 @@ impl Default for Settings {
             clockskew: Duration::from_secs(300),
             default_tkt_enctypes: DEFAULT_ENCTYPES.to_vec(),
             default_tgs_enctypes: DEFAULT_ENCTYPES.to_vec(),
-            capaths: BTreeMap::new(),
+            permitted_enctypes: DEFAULT_ENCTYPES.to_vec(),
             clock_offset: 0,
             max_hops: 10,
         }
+    }
+}
+
+impl Settings {
+    /// Reads the `[libdefaults]` settings of krb5.conf. KDC addresses are
+    /// not read here but located per realm when a request needs them.
+    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        Ok(Self {
+            udp_preference_limit: config.udp_preference_limit()?,
+            clockskew: config.clockskew()?,
+            default_tkt_enctypes: config.default_tkt_enctypes()?,
+            default_tgs_enctypes: config.default_tgs_enctypes()?,
+            permitted_enctypes: config.permitted_enctypes()?,
+            ..Self::default()
+        })
     }
 }
 
@@ -112,11 +128,40 @@ impl Default for Settings {
 #[derive(Debug, Clone)]
 pub struct KdcClient {
     settings: Settings,
+    /// krb5.conf, for `[capaths]` and, for realms missing from
+    /// [`Settings::kdcs`], KDC location.
+    config: Option<Arc<Config>>,
 }
 
 impl KdcClient {
+    /// Builds a client that knows only the KDCs listed in `settings` and
+    /// takes hierarchical cross-realm paths.
     pub fn new(settings: Settings) -> Self {
-        Self { settings }
+        Self {
+            settings,
+            config: None,
+        }
+    }
+
+    /// Builds a client from krb5.conf.
+    pub fn from_config(config: Arc<Config>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            settings: Settings::from_config(&config)?,
+            config: Some(config),
+        })
+    }
+
+    /// Builds a client with explicit settings that reads `[capaths]` and
+    /// locates KDCs through `config`.
+    pub fn with_config(settings: Settings, config: Arc<Config>) -> Self {
+        Self {
+            settings,
+            config: Some(config),
+        }
+    }
+
+    pub fn config(&self) -> Option<&Config> {
+        self.config.as_deref()
     }
 
     pub fn settings(&self) -> &Settings {
