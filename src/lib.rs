@@ -2,4 +2,5 @@
 //! rpc.svcgssd.
 
 pub mod kernel;
+pub mod mech;
 pub mod rpc;
