@@ -5,3 +5,4 @@ pub mod idmap;
 pub mod kernel;
 pub mod mech;
 pub mod rpc;
+pub mod tools;

@@ -12,12 +12,16 @@
 //! - `gss`: the GSS-API krb5 mechanism and the kernel's lucid context export.
 #![forbid(unsafe_code)]
 
+pub mod ccache;
 pub mod codec;
+pub mod config;
 pub mod credentials;
 pub mod crypto;
 pub mod gss;
 pub mod iana;
+pub mod kdc;
 pub mod keytab;
+pub mod locate;
 pub mod messages;
 pub mod principal;
 

@@ -155,3 +155,169 @@ pub(crate) static DES3_CBC_SHA1: SimplifiedProfile<Des3Cbc> = SimplifiedProfile 
     string_to_key,
     _cipher: PhantomData,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::rfc3961::dr;
+    use crate::crypto::Key;
+
+    fn unhex(text: &str) -> Vec<u8> {
+        hex::decode(text).unwrap()
+    }
+
+    /// RFC 3961 appendix A.3: DES3 DR and DK, as (base key, constant, DK).
+    #[test]
+    fn rfc3961_appendix_a3_dk() {
+        let cases = [
+            (
+                "dce06b1f64c857a11c3db57c51899b2cc1791008ce973b92",
+                "0000000155",
+                "925179d04591a79b5d3192c4a7e9c289b049c71f6ee604cd",
+            ),
+            (
+                "5e13d31c70ef765746578531cb51c15bf11ca82c97cee9f2",
+                "00000001aa",
+                "9e58e5a146d9942a101c469845d67a20e3c4259ed913f207",
+            ),
+            (
+                "98e6fd8a04a4b6859b75a176540b9752bad3ecd610a252bc",
+                "0000000155",
+                "13fef80d763e94ec6d13fd2ca1d085070249dad39808eabf",
+            ),
+            (
+                "622aec25a2fe2cad7094680b7c64940280084c1a7cec92b5",
+                "00000001aa",
+                "f8dfbf04b097e6d9dc0702686bcb3489d91fd9a4516b703e",
+            ),
+            (
+                "d3f8298ccb166438dcb9b93ee5a7629286a491f838f802fb",
+                "6b65726265726f73",
+                "2370da575d2a3da864cebfdc5204d56df779a7df43d9da43",
+            ),
+            (
+                "c1081649ada74362e6a1459d01dfd30d67c2234c940704da",
+                "0000000155",
+                "348057ec98fdc48016161c2a4c7a943e92ae492c989175f7",
+            ),
+            (
+                "5d154af238f46713155719d55e2f1f790dd661f279a7917c",
+                "00000001aa",
+                "a8808ac267dada3dcbe9a7c84626fbc761c294b01315e5c1",
+            ),
+            (
+                "798562e049852f57dc8c343ba17f2ca1d97394efc8adc443",
+                "0000000155",
+                "c813f88a3be3b334f75425ce9175fbe3c8493b89c8703b49",
+            ),
+            (
+                "26dce334b545292f2feab9a8701a89a4b99eb9942cecd016",
+                "00000001aa",
+                "f48ffd6e83f83e7354e694fd252cf83bfe58f7d5ba37ec5d",
+            ),
+        ];
+        for (base, constant, expected) in cases {
+            let derived = dk::<Des3Cbc>(&unhex(base), &unhex(constant)).unwrap();
+            assert_eq!(hex::encode(&*derived), expected, "base key {base}");
+        }
+
+        let random = dr::<Des3Cbc>(
+            &unhex("dce06b1f64c857a11c3db57c51899b2cc1791008ce973b92"),
+            &unhex("0000000155"),
+        )
+        .unwrap();
+        assert_eq!(
+            hex::encode(&*random),
+            "935079d14490a75c3093c4a6e8c3b049c71e6ee705"
+        );
+    }
+
+    /// RFC 3961 appendix A.4: DES3 string-to-key.
+    #[test]
+    fn rfc3961_appendix_a4_string_to_key() {
+        let cases: [(&[u8], &[u8], &str); 5] = [
+            (
+                b"password",
+                b"ATHENA.MIT.EDUraeburn",
+                "850bb51358548cd05e86768c313e3bfef7511937dcf72c3e",
+            ),
+            (
+                b"potatoe",
+                b"WHITEHOUSE.GOVdanny",
+                "dfcd233dd0a43204ea6dc437fb15e061b02979c1f74f377a",
+            ),
+            (
+                b"penny",
+                b"EXAMPLE.COMbuckaroo",
+                "6d2fcdf2d6fbbc3ddcadb5da5710a23489b0d3b69d5d9d4a",
+            ),
+            (
+                "\u{df}".as_bytes(),
+                "ATHENA.MIT.EDUJuri\u{161}i\u{107}".as_bytes(),
+                "16d5a40e1ce3bacb61b9dce00470324c831973a7b952feb0",
+            ),
+            (
+                b"\xf0\x9d\x84\x9e",
+                b"EXAMPLE.COMpianist",
+                "85763726585dbc1cce6ec43e1f751f07f1c4cbb098f40b19",
+            ),
+        ];
+        for (password, salt, expected) in cases {
+            let key = Key::from_password(16, password, salt, None).unwrap();
+            assert_eq!(hex::encode(key.bytes()), expected);
+        }
+    }
+
+    // Known answers that agree with MIT krb5, which tests/mit_crypto.rs
+    // also checks at run time.
+
+    #[test]
+    fn encrypt_known_answer() {
+        let key = Key::new(
+            16,
+            unhex("0dd52094e0f41ceccb5be510a764b35176e3981332f1e598"),
+        )
+        .unwrap();
+        let ciphertext = key
+            .encrypt_with_confounder(3, &unhex("94690a17b2da3c9b"), b"13 bytes byte")
+            .unwrap();
+        assert_eq!(
+            hex::encode(&ciphertext),
+            "839a17081ecbafbcdc91b88c6955dd3c4514023cf177b77bf0d0177a16f705e849cb7781d76a316b193f8d30"
+        );
+    }
+
+    #[test]
+    fn checksum_known_answer() {
+        let key = Key::new(
+            16,
+            unhex("7a25df8992296dceda0e135bc4046e2375b3c14c98fbc162"),
+        )
+        .unwrap();
+        let checksum = key.checksum(2, b"six seven").unwrap();
+        assert_eq!(checksum.cksumtype, 12);
+        assert_eq!(
+            hex::encode(&checksum.value),
+            "0eefc9c3e049aabc1ba5c401677d9ab699082bb4"
+        );
+    }
+
+    #[test]
+    fn random_to_key_fixes_weak_keys() {
+        let mut key = [0u8; 8];
+        des_random_to_key(&[0; 7], &mut key);
+        assert_eq!(key, [0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0xf1]);
+    }
+
+    #[test]
+    fn decrypt_rejects_partial_block() {
+        let key = Key::random(16).unwrap();
+        let ciphertext = key.encrypt(3, b"13 bytes byte").unwrap();
+        assert_eq!(ciphertext.len(), 24 + 20);
+        assert!(matches!(
+            key.decrypt(3, &ciphertext[1..]),
+            Err(CryptoError::CiphertextLength { .. })
+        ));
+        assert_eq!(key.decrypt(3, &ciphertext).unwrap(), b"13 bytes byte\0\0\0");
+    }
+}

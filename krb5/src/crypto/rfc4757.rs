@@ -158,3 +158,60 @@ impl EnctypeOps for Rc4Hmac {
         Ok(super::rfc3961::hmac_sha1(key, input).to_vec())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::crypto::{Checksum, Key};
+
+    fn unhex(text: &str) -> Vec<u8> {
+        hex::decode(text).unwrap()
+    }
+
+    // RFC 4757 publishes no test vectors. These known answers agree with
+    // MIT krb5, which tests/mit_crypto.rs also checks at run time.
+
+    #[test]
+    fn encrypt_known_answer() {
+        let key = Key::new(23, unhex("68f263db3fce15d031c9eab02d67107a")).unwrap();
+        let plaintext = b"30 bytes bytes bytes bytes byt";
+        let ciphertext = key
+            .encrypt_with_confounder(4, &unhex("37245e73a45fbf72"), plaintext)
+            .unwrap();
+        assert_eq!(
+            hex::encode(&ciphertext),
+            "95f9047c3ad75891c2e9b04b16566dc8b6eb9ce4231afb2542ef87a7b5a0f260a99f0460508de0cecc632d07c354124e46c5d2234eb8"
+        );
+        assert_eq!(key.decrypt(4, &ciphertext).unwrap(), plaintext);
+    }
+
+    #[test]
+    fn string_to_key_known_answer() {
+        let key = Key::from_password(23, b"foo", b"ignored salt", None).unwrap();
+        assert_eq!(hex::encode(key.bytes()), "ac8e657f83df82beea5d43bdaf7800cc");
+    }
+
+    #[test]
+    fn string_to_key_rejects_invalid_utf8() {
+        assert!(Key::from_password(23, b"\xff", b"", None).is_err());
+    }
+
+    #[test]
+    fn checksum_known_answer() {
+        let key = Key::new(23, unhex("f7d3a155af5e238a0b7a871a96ba2ab2")).unwrap();
+        let data = b"seventeen eighteen nineteen twenty";
+        let expected = Checksum {
+            cksumtype: -138,
+            value: unhex("eb38cc97e2230f59da4117dc5859d7ec"),
+        };
+        assert_eq!(key.checksum(6, data).unwrap(), expected);
+        key.verify_checksum(6, data, &expected).unwrap();
+    }
+
+    #[test]
+    fn decrypt_usage_9_accepts_usage_8() {
+        let key = Key::random(23).unwrap();
+        let ciphertext = key.encrypt(8, b"TGS-REP part").unwrap();
+        assert_eq!(key.decrypt(9, &ciphertext).unwrap(), b"TGS-REP part");
+        assert!(key.decrypt(10, &ciphertext).is_err());
+    }
+}
