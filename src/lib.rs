@@ -1,6 +1,8 @@
 //! rgssd: Kerberos GSS daemons for Linux NFS, replacing nfs-utils' rpc.gssd and
 //! rpc.svcgssd.
 
+pub mod idmap;
 pub mod kernel;
+pub mod mech;
 pub mod rpc;
 pub mod tools;
