@@ -537,6 +537,7 @@ fn load_uses_krb5_config_variable() {
 #[test]
 fn every_default() {
     let c = Config::default();
+
     assert_eq!(c.default_realm(), None);
     assert_eq!(c.dns_lookup_kdc(), Ok(true));
     assert_eq!(c.dns_lookup_realm(), Ok(false));
@@ -555,6 +556,7 @@ fn every_default() {
     assert_eq!(c.kdc_timesync(), Ok(true));
     assert_eq!(c.realm_try_domains(), Ok(-1));
     assert_eq!(c.qualify_shortname(), None);
+
     assert_eq!(c.default_ccache_name(), "FILE:/tmp/krb5cc_%{uid}");
     assert_eq!(c.default_keytab_name(), "FILE:/etc/krb5.keytab");
     assert_eq!(
@@ -605,6 +607,7 @@ fn libdefaults_set() {
          default_keytab_name = /etc/nfs.keytab\n\
          default_client_keytab_name = FILE:/var/lib/gssproxy/clients/%{uid}.keytab\n",
     );
+
     assert_eq!(c.default_realm(), Some("EXAMPLE.COM"));
     assert_eq!(c.dns_lookup_kdc(), Ok(false));
     assert_eq!(c.dns_lookup_realm(), Ok(true));
@@ -619,6 +622,7 @@ fn libdefaults_set() {
     assert_eq!(c.renew_lifetime(None), Ok(Duration::from_secs(604_800)));
     assert_eq!(c.forwardable(None), Ok(true));
     assert_eq!(c.kdc_timesync(), Ok(false));
+
     assert_eq!(
         c.default_ccache_name_for(42).as_deref(),
         Ok("KEYRING:persistent:42")
