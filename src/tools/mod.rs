@@ -14,8 +14,10 @@ pub mod errors;
 pub mod format;
 pub mod getopt;
 pub mod kdc_settings;
+pub mod kdestroy;
 pub mod kinit;
 pub mod klist;
+pub mod kvno;
 pub mod localtime;
 pub mod password;
 
@@ -71,6 +73,18 @@ pub const TOOLS: &[Tool] = &[
         aliases: &[],
         summary: "list the tickets of a credential cache or the keys of a keytab",
         run: klist::run,
+    },
+    Tool {
+        name: "kvno",
+        aliases: &[],
+        summary: "get service tickets and print the key version numbers",
+        run: kvno::run,
+    },
+    Tool {
+        name: "kdestroy",
+        aliases: &[],
+        summary: "destroy a credential cache or every cache of a collection",
+        run: kdestroy::run,
     },
 ];
 

@@ -155,7 +155,8 @@ impl<'i, 'o> Kinit<'i, 'o> {
             };
         }
         if self.options.action == Action::Keytab {
-            return match defaults::local_host_principal(&self.config, "host") {
+            let runtime = self.runtime()?;
+            return match runtime.block_on(defaults::local_host_principal(&self.config, "host")) {
                 Ok(principal) => Ok(principal),
                 Err(error) => self.fail(format!(
                     "{error} when creating default server principal name"
@@ -269,9 +270,19 @@ impl<'i, 'o> Kinit<'i, 'o> {
         }
     }
 
+    fn runtime(&mut self) -> Outcome<tokio::runtime::Runtime> {
+        match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => Ok(runtime),
+            Err(error) => self.fail(format!("cannot start the I/O runtime: {error}")),
+        }
+    }
+
     fn client(&mut self) -> Outcome<KdcClient> {
-        match kdc_settings::kdc_settings(&self.config) {
-            Ok(settings) => Ok(KdcClient::new(settings)),
+        match kdc_settings::kdc_client(&self.config) {
+            Ok(client) => Ok(client),
             Err(error) => self.fail(format!("{error} while initializing Kerberos 5 library")),
         }
     }
@@ -322,13 +333,7 @@ impl<'i, 'o> Kinit<'i, 'o> {
         cache: &dyn CredentialCache,
     ) -> Outcome<Credential> {
         let client = self.client()?;
-        let runtime = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(runtime) => runtime,
-            Err(error) => return self.fail(format!("cannot start the I/O runtime: {error}")),
-        };
+        let runtime = self.runtime()?;
 
         match self.options.action {
             Action::Renew => {
