@@ -7,7 +7,7 @@ use krb5::config::{Config, ConfigError};
 use krb5::locate::{self, LocateError};
 use krb5::Principal;
 
-/// The credential cache named by KRB5CCNAME, else `default_ccache_name`.
+/// Returns the credential cache named by KRB5CCNAME, else `default_ccache_name`.
 pub fn ccache_name(config: &Config) -> Result<String, ConfigError> {
     match non_empty_env("KRB5CCNAME") {
         Some(name) => Ok(name),
@@ -15,7 +15,7 @@ pub fn ccache_name(config: &Config) -> Result<String, ConfigError> {
     }
 }
 
-/// The keytab named by KRB5_KTNAME, else `default_keytab_name`.
+/// Returns the keytab named by KRB5_KTNAME, else `default_keytab_name`.
 pub fn keytab_name(config: &Config) -> Result<String, ConfigError> {
     match non_empty_env("KRB5_KTNAME") {
         Some(name) => Ok(name),
@@ -23,7 +23,7 @@ pub fn keytab_name(config: &Config) -> Result<String, ConfigError> {
     }
 }
 
-/// The client keytab named by KRB5_CLIENT_KTNAME, else
+/// Returns the client keytab named by KRB5_CLIENT_KTNAME, else
 /// `default_client_keytab_name`.
 pub fn client_keytab_name(config: &Config) -> Result<String, ConfigError> {
     match non_empty_env("KRB5_CLIENT_KTNAME") {
@@ -52,7 +52,7 @@ pub enum HostPrincipalError {
 /// Builds `service/HOST@REALM` for the local host, as MIT's
 /// `krb5_sname_to_principal` does with no host name given: the host name
 /// from gethostname(2), canonicalized as `dns_canonicalize_hostname` and
-/// `rdns` say, and the realm from `[domain_realm]`, DNS TXT records when
+/// `rdns` specify, and the realm from `[domain_realm]`, DNS TXT records when
 /// `dns_lookup_realm` is set, or the default realm.
 pub async fn local_host_principal(
     config: &Config,

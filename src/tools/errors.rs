@@ -43,9 +43,9 @@ pub enum Authentication {
 
 /// Describes a failed AS exchange for `client`.
 ///
-/// As in MIT's kinit, a failure after a password was given (the KDC's
-/// PREAUTH_FAILED, or a reply the password's key cannot decrypt) reads
-/// `Password incorrect`; the KDC's error follows in brackets.
+/// As in MIT's kinit, a failure after a password was given reads
+/// `Password incorrect`. That covers the KDC's PREAUTH_FAILED and a reply
+/// the password's key cannot decrypt. The KDC's error follows in brackets.
 pub fn initial_credentials_error_text(
     error: &KdcError,
     client: &str,

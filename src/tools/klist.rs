@@ -36,7 +36,7 @@ Usage: klist [-e] [-V] [[-c] [-l] [-A] [-d] [-f] [-s] [-a [-n]]] [-k [-i] [-t] [
 \t\t-K show keys in hex
 ";
 
-/// What to list.
+/// The kind of store klist lists.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Mode {
     /// No `-c` or `-k`: a credential cache.
@@ -249,7 +249,7 @@ fn now_seconds() -> u32 {
     u32::try_from(seconds).unwrap_or(u32::MAX)
 }
 
-/// Returns true if `cache` is readable, initialized and holds a current
+/// Returns true if `cache` is readable, initialized and contains a current
 /// ticket (see [`has_current_tickets`]).
 fn is_current(cache: &dyn CredentialCache, now: u32) -> bool {
     let Ok(principal) = cache.principal() else {
@@ -686,7 +686,7 @@ fn broken_address(address: &HostAddress) -> String {
     )
 }
 
-/// Returns true if the cache holds a current ticket: its local TGT
+/// Returns true if the cache contains a current ticket: its local TGT
 /// (`krbtgt/REALM@REALM` of the default principal's realm) must be
 /// current if present, else any non-configuration ticket must be. This is
 /// the `-s` exit status.

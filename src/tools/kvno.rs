@@ -1,7 +1,6 @@
 //! `kvno`: gets a service ticket for each service named and prints the
 //! kvno of the key it is encrypted in, as MIT krb5 1.20's kvno does.
 
-
 use krb5::ccache::{self, CcacheError, CredentialCache};
 use krb5::config::Config;
 use krb5::credentials::Credential;
@@ -230,7 +229,7 @@ pub fn run(invocation: &mut Invocation<'_>) -> i32 {
     }
 }
 
-/// What every service lookup of one run shares.
+/// The state shared by every service lookup of one run.
 struct Context<'a> {
     config: &'a Config,
     client: &'a KdcClient,
@@ -410,7 +409,8 @@ mod tests {
         assert_eq!(options.services, ["nfs/a", "nfs/b@B.TEST"]);
 
         let options = parse("--cached --no-store -S nfs server1").unwrap();
-        assert!(options.cached_only && options.no_store);
+        assert!(options.cached_only);
+        assert!(options.no_store);
         assert_eq!(options.sname.as_deref(), Some("nfs"));
     }
 

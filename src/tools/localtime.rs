@@ -2,10 +2,10 @@
 //!
 //! klist prints times in local time, as MIT's does through `localtime_r`.
 //! A static binary cannot rely on the C library for that, so this module
-//! reads the zone the way glibc and musl do: `TZ` names a TZif file
-//! (`:Europe/Berlin`, `Europe/Berlin`, or an absolute path) or contains a POSIX
-//! TZ string (`CET-1CEST,M3.5.0,M10.5.0/3`); with `TZ` unset, the zone is
-//! `/etc/localtime`; when nothing can be read, it is UTC.
+//! reads the zone the way glibc and musl do. `TZ` names a TZif file
+//! (`:Europe/Berlin`, `Europe/Berlin`, or an absolute path) or contains a
+//! POSIX TZ string (`CET-1CEST,M3.5.0,M10.5.0/3`). With `TZ` unset, the
+//! zone is `/etc/localtime`, and when nothing can be read, it is UTC.
 //!
 //! TZif files follow RFC 8536: the version 2+ 64-bit block is used when
 //! present, and times after the last transition follow the footer's POSIX
@@ -273,7 +273,7 @@ impl<'a> TzText<'a> {
         number.parse().ok()
     }
 
-    /// A zone abbreviation: three or more letters, or `<...>` quoted.
+    /// Skips a zone abbreviation: three or more letters, or `<...>` quoted.
     fn name(&mut self) -> Option<()> {
         if self.eat('<') {
             let end = self.rest.find('>')?;
@@ -348,7 +348,7 @@ impl<'a> TzText<'a> {
         (day <= 365).then_some(RuleDate::Julian0(day))
     }
 
-    /// A rule date with its optional `/time` (default 02:00:00).
+    /// Parses a rule date with its optional `/time` (default 02:00:00).
     fn transition(&mut self) -> Option<(RuleDate, i32)> {
         let date = self.rule_date()?;
         let time = if self.eat('/') {

@@ -29,7 +29,7 @@ Usage: kinit [-V] [-l lifetime] [-r renewable_life] [-f | -F] [-p | -P]
 \t--request-pac, --no-request-pac: ask the KDC to include or omit a PAC
 ";
 
-/// What kinit does.
+/// The exchange kinit performs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Action {
     /// An AS exchange with a password from the terminal or stdin.
@@ -211,7 +211,7 @@ pub fn parse_args(program: &str, args: &[String]) -> ParseOutcome {
                 }
                 options.proxiable = Some(wanted);
             }
-            // Tickets carry no addresses unless -a asks for them.
+            // Tickets carry no addresses unless -a requests them.
             'A' => {}
             'k' => options.action = Action::Keytab,
             'i' => options.use_client_keytab = true,

@@ -134,9 +134,10 @@ impl<'i, 'o> Kinit<'i, 'o> {
         }
     }
 
-    /// Picks the client principal in MIT's order: the operand; with -k -i
-    /// the client keytab's first principal; with -k the local host
-    /// principal; the specified or default cache's principal; the login name.
+    /// Picks the client principal in MIT's order. That is the operand, else
+    /// with -k -i the client keytab's first principal, else with -k the
+    /// local host principal, else the specified or default cache's
+    /// principal, else the login name.
     fn choose_principal(
         &mut self,
         specified: Option<&dyn CredentialCache>,
@@ -180,10 +181,10 @@ impl<'i, 'o> Kinit<'i, 'o> {
         }
     }
 
-    /// Picks the output cache when -c is not given. In a DIR collection,
-    /// a cache already holding `me` is reused, and a primary cache holding
-    /// another principal is kept by writing to a new cache; either becomes
-    /// the primary, as MIT's kinit switches to it.
+    /// Picks the output cache when -c is not given. In a DIR collection, a
+    /// cache that already contains `me` is reused. A primary cache of
+    /// another principal is kept, because the tickets go to a new cache.
+    /// Either cache then becomes the primary, as MIT's kinit switches to it.
     ///
     /// NOTE: KEYRING and KCM collections are written through their default
     /// cache, without this search.

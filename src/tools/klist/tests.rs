@@ -26,7 +26,9 @@ fn parse_combined_keytab_flags() {
 fn parse_cache_flags_and_operand() {
     let options = parse("-c -e -f -A /tmp/cc").unwrap();
     assert_eq!(options.mode, Mode::Cache);
-    assert!(options.show_enctypes && options.show_flags && options.show_collection);
+    assert!(options.show_enctypes);
+    assert!(options.show_flags);
+    assert!(options.show_collection);
     assert_eq!(options.name.as_deref(), Some("/tmp/cc"));
 
     let options = parse("").unwrap();
