@@ -3,6 +3,8 @@
 
 pub mod idmap;
 pub mod kernel;
+pub mod logging;
 pub mod mech;
 pub mod rpc;
+pub mod svcgssd;
 pub mod tools;

@@ -55,12 +55,20 @@ pub struct Tool {
 }
 
 /// Every tool, in the order `rgssd --help` lists them.
-pub const TOOLS: &[Tool] = &[Tool {
-    name: "klist",
-    aliases: &[],
-    summary: "list the tickets of a credential cache or the keys of a keytab",
-    run: klist::run,
-}];
+pub const TOOLS: &[Tool] = &[
+    Tool {
+        name: "klist",
+        aliases: &[],
+        summary: "list the tickets of a credential cache or the keys of a keytab",
+        run: klist::run,
+    },
+    Tool {
+        name: "svcgssd",
+        aliases: &["rpc.svcgssd"],
+        summary: "serve knfsd's RPCSEC_GSS context requests (replaces rpc.svcgssd)",
+        run: crate::svcgssd::run,
+    },
+];
 
 fn find_tool(name: &str) -> Option<&'static Tool> {
     TOOLS
