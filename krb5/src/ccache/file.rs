@@ -3,10 +3,10 @@
 //! A cache file is a 16-bit version (`0x0501` to `0x0504`), in version 4 a
 //! header of tagged fields (tag 1 is the KDC time offset: seconds and
 //! microseconds), the default principal and then credentials until the end of
-//! the file. Versions 3 and 4 store integers big-endian; versions 1 and 2 use
-//! the writing host's byte order inside principals and credentials, and
-//! version 1 also counts the realm among the components and has no name
-//! type. Version 3 writes the keyblock's enctype twice.
+//! the file. Versions 3 and 4 store integers big-endian. Versions 1 and 2
+//! use the writing host's byte order inside principals and credentials.
+//! Version 1 also counts the realm among the components and has no name
+//! type, and version 3 writes the keyblock's enctype twice.
 //!
 //! A credential is: client and server principals, keyblock (16-bit
 //! enctype, 32-bit length, bytes), authtime, starttime, endtime and
@@ -525,7 +525,18 @@ impl FileCache {
         lock(&file, false).map_err(|e| self.io_error(e))?;
         let mut data = Vec::new();
         file.read_to_end(&mut data).map_err(|e| self.io_error(e))?;
+        self.check_not_empty(&data)?;
         parse(&data).map_err(|e| self.format_error(e))
+    }
+
+    /// Reports an empty file (as [`super::dir::DirCache::new_unique`] leaves) as a cache
+    /// that was never initialized, not as a format error.
+    fn check_not_empty(&self, data: &[u8]) -> Result<(), CcacheError> {
+        if data.is_empty() {
+            Err(CcacheError::NotInitialized { name: self.name() })
+        } else {
+            Ok(())
+        }
     }
 
     /// Opens the file for update under an exclusive lock and parses it.
@@ -539,6 +550,7 @@ impl FileCache {
         lock(&file, true).map_err(|e| self.io_error(e))?;
         let mut data = Vec::new();
         file.read_to_end(&mut data).map_err(|e| self.io_error(e))?;
+        self.check_not_empty(&data)?;
         let located = parse_located(&data).map_err(|e| self.format_error(e))?;
         Ok((file, located))
     }

@@ -6,8 +6,8 @@
 //! big-endian opcode. Each reply is a 32-bit length of the payload, a 32-bit
 //! transport status and the payload, which starts with the operation's
 //! 32-bit status (0 for success, else a krb5 error code).
-//! Cache names are NUL-terminated strings; principals and credentials use
-//! the FILE cache's version 4 encoding; UUIDs are 16 bytes and lists of
+//! Cache names are NUL-terminated strings. Principals and credentials use
+//! the FILE cache's version 4 encoding. UUIDs are 16 bytes, and lists of
 //! them run to the end of the reply.
 
 use std::io::{Read, Write};
@@ -21,7 +21,7 @@ use crate::codec::{EncodeError, Writer};
 use crate::credentials::Credential;
 use crate::principal::Principal;
 
-/// The socket path MIT and Heimdal use unless krb5.conf's `kcm_socket` says otherwise.
+/// The socket path MIT and Heimdal use unless krb5.conf sets `kcm_socket`.
 pub const DEFAULT_SOCKET: &str = "/var/run/.heim_org.h5l.kcm-socket";
 
 /// The largest reply accepted, as in MIT krb5 (10 MiB).
@@ -252,10 +252,10 @@ impl KcmCache {
 }
 
 /// Encodes a match credential (Heimdal's "creds tag") naming a client and
-/// a server: a 32-bit mask of the optional fields present (1 client,
-/// 2 server, 4 keyblock, 8 ticket, 16 second ticket, 32 authdata,
-/// 64 addresses), the present principals, then the times, is_skey and flags,
-/// which are always there.
+/// a server. It starts with a 32-bit mask of the optional fields present
+/// (1 client, 2 server, 4 keyblock, 8 ticket, 16 second ticket, 32 authdata,
+/// 64 addresses). The present principals follow, then the times, is_skey
+/// and flags, which are always there.
 fn encode_match_credential(client: &Principal, server: &Principal) -> Result<Vec<u8>, EncodeError> {
     const CLIENT_PRESENT: u32 = 0x0001;
     const SERVER_PRESENT: u32 = 0x0002;
@@ -363,7 +363,7 @@ impl CredentialCache for KcmCache {
     }
 
     fn entries(&self) -> Result<Vec<Credential>, CcacheError> {
-        // Heimdal's kcm answers KRB5_CC_END for a cache without credentials.
+        // Heimdal's kcm returns KRB5_CC_END for a cache without credentials.
         let params = name_param(&self.cache);
         let uuids = match self.client.call(op::GET_CRED_UUID_LIST, &params) {
             Ok(Err(KRB5_CC_END)) => Vec::new(),

@@ -191,6 +191,14 @@ fn dir_collection_lists_primary_first() {
     let dir = temp_dir("col");
     let first = dir::DirCache::new_unique(&dir).unwrap();
     let second = dir::DirCache::new_unique(&dir).unwrap();
+    assert!(matches!(
+        first.principal(),
+        Err(CcacheError::NotInitialized { .. })
+    ));
+    assert!(matches!(
+        first.store(&sample_credential("a@EXAMPLE.TEST", 18)),
+        Err(CcacheError::NotInitialized { .. })
+    ));
     first.initialize(&alice()).unwrap();
     second
         .initialize(&Principal::parse("bob@EXAMPLE.TEST", None).unwrap())
