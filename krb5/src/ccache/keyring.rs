@@ -357,8 +357,14 @@ fn collection_keyring(name: &KeyringName) -> Result<KeyRing, CcacheError> {
                 ),
             });
         }
-        let ring = KeyRing::get_persistent(KeyRingIdentifier::Process)
-            .map_err(|e| keyring_error("get persistent keyring", e))?;
+        // Kernels without persistent keyrings get the user keyring, as in MIT.
+        let ring = match KeyRing::get_persistent(KeyRingIdentifier::Process) {
+            Err(KeyError::OperationNotSupported) => {
+                KeyRing::from_special_id(KeyRingIdentifier::User, false)
+            }
+            other => other,
+        }
+        .map_err(|e| keyring_error("get persistent keyring", e))?;
         (ring, PERSISTENT_COLLECTION.to_string())
     } else {
         let ring = match name.anchor.as_str() {
