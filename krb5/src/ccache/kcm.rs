@@ -45,6 +45,8 @@ mod op {
     pub const SET_DEFAULT_CACHE: u16 = 21;
     pub const GET_KDC_OFFSET: u16 = 22;
     pub const SET_KDC_OFFSET: u16 = 23;
+    /// MIT's extension: replace a cache's principal, offset and credentials at once.
+    pub const REPLACE: u16 = 13002;
 }
 
 /// krb5 error codes a KCM server returns for a missing cache or entry.
@@ -246,8 +248,66 @@ impl KcmCache {
         );
         match self.request(op::REMOVE_CRED, &extra, "REMOVE_CRED") {
             Ok(_) | Err(CcacheError::NotFound { .. }) => Ok(()),
+            // sssd-kcm (2.8.2 at least) rejects REMOVE_CRED, so the cache is
+            // rewritten, but only when it contains a matching entry.
+            Err(CcacheError::Kcm { .. }) => {
+                let matches =
+                    |c: &Credential| c.client.same_name(client) && c.server.same_name(server);
+                if self.entries()?.iter().any(matches) {
+                    self.replace_without(matches)
+                } else {
+                    Ok(())
+                }
+            }
             Err(e) => Err(e),
         }
+    }
+
+    /// Rewrites the cache without the entries `drop` selects.
+    ///
+    /// MIT's REPLACE does it in one request: name, KDC offset (seconds),
+    /// principal, entry count, then each entry as a 32-bit length and its
+    /// encoding. Servers without it (sssd-kcm 2.8.2) get INITIALIZE and one
+    /// STORE per kept entry, which readers may observe half done.
+    fn replace_without(&self, drop: impl Fn(&Credential) -> bool) -> Result<(), CcacheError> {
+        let principal = self.principal()?;
+        let offset = self.kdc_offset()?.map_or(0, |o| o.seconds);
+        let mut kept = self.entries()?;
+        kept.retain(|c| !drop(c));
+
+        match self.replace(&principal, offset, &kept) {
+            Err(CcacheError::Kcm { .. }) => {}
+            other => return other,
+        }
+        let offset = (offset != 0).then_some(KdcOffset {
+            seconds: offset,
+            microseconds: 0,
+        });
+        self.initialize_with_offset(&principal, offset)?;
+        for cred in &kept {
+            let encoded = encode_credential(cred).map_err(|e| self.encode_error(e))?;
+            self.request(op::STORE, &encoded, "STORE")?;
+        }
+        Ok(())
+    }
+
+    fn replace(
+        &self,
+        principal: &Principal,
+        offset: i32,
+        kept: &[Credential],
+    ) -> Result<(), CcacheError> {
+        let mut w = Writer::new();
+        w.i32(offset);
+        w.put(&encode_principal(principal).map_err(|e| self.encode_error(e))?);
+        w.u32(kept.len() as u32);
+        for cred in kept {
+            let encoded = encode_credential(cred).map_err(|e| self.encode_error(e))?;
+            w.bytes_u32(&encoded, "credential")
+                .map_err(|e| self.encode_error(e))?;
+        }
+        self.request(op::REPLACE, w.as_slice(), "REPLACE")
+            .map(|_| ())
     }
 }
 

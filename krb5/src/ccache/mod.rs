@@ -151,7 +151,9 @@ pub trait CredentialCache: Send + Sync {
         offset: Option<KdcOffset>,
     ) -> Result<(), CcacheError>;
 
-    /// Returns every stored entry, tickets and configuration entries, in order.
+    /// Returns every stored entry, tickets and configuration entries, in the
+    /// store's order: file order for FILE and DIR, link order for KEYRING,
+    /// the server's order for KCM.
     fn entries(&self) -> Result<Vec<Credential>, CcacheError>;
 
     /// Stores `cred`, replacing entries with the same client and server.
@@ -171,7 +173,8 @@ pub trait CredentialCache: Send + Sync {
         self.initialize_with_offset(principal, None)
     }
 
-    /// Returns the tickets, in order, without configuration entries.
+    /// Returns the tickets, in the order of [`Self::entries`], without
+    /// configuration entries.
     fn credentials(&self) -> Result<Vec<Credential>, CcacheError> {
         let mut all = self.entries()?;
         all.retain(|c| !is_config_entry(c));
