@@ -459,10 +459,11 @@ pub fn encode(file: &CacheFile) -> Result<Vec<u8>, EncodeError> {
     Ok(w.into_inner())
 }
 
-/// Holds an fcntl lock on the whole file until dropped with the file.
+/// Takes an fcntl lock on the whole file, held until the file is closed.
 ///
-/// Open file description locks (`F_OFD_SETLKW`) are what MIT krb5 1.20
-/// takes on Linux; they conflict with classic POSIX record locks too.
+/// Like MIT krb5 1.20, this takes an open file description lock
+/// (`F_OFD_SETLKW`), which also conflicts with classic POSIX record locks,
+/// and falls back to `F_SETLKW` on kernels older than Linux 3.15.
 fn lock(file: &File, exclusive: bool) -> io::Result<()> {
     let lock = nix::libc::flock {
         l_type: if exclusive {
@@ -475,9 +476,12 @@ fn lock(file: &File, exclusive: bool) -> io::Result<()> {
         l_len: 0,
         l_pid: 0,
     };
-    fcntl(file.as_fd(), FcntlArg::F_OFD_SETLKW(&lock))
-        .map(|_| ())
-        .map_err(io::Error::from)
+    match fcntl(file.as_fd(), FcntlArg::F_OFD_SETLKW(&lock)) {
+        Err(nix::errno::Errno::EINVAL) => fcntl(file.as_fd(), FcntlArg::F_SETLKW(&lock)),
+        other => other,
+    }
+    .map(|_| ())
+    .map_err(io::Error::from)
 }
 
 /// A FILE cache at a path.
