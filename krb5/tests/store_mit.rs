@@ -663,3 +663,60 @@ fn key_selection_matches_mit_on_random_keytabs() {
     }
     fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn klist_reads_every_cache_version() {
+    if !have("klist") {
+        return;
+    }
+    let dir = temp_dir("ccver");
+    let alice = Principal::parse("alice@EXAMPLE.TEST", None).unwrap();
+    for version in 1..=4u8 {
+        let cache = file::CacheFile {
+            version,
+            kdc_offset: None,
+            principal: alice.clone(),
+            credentials: vec![
+                credential(&alice, "krbtgt/EXAMPLE.TEST@EXAMPLE.TEST", 18, 32),
+                credential(&alice, "nfs/server.example.test@EXAMPLE.TEST", 20, 32),
+            ],
+        };
+        let path = dir.join(format!("krb5cc_v{version}"));
+        fs::write(&path, file::encode(&cache).unwrap()).unwrap();
+        let name = format!("FILE:{}", path.display());
+        let out = mit(&dir, "klist", &["-e", "-c", &name]);
+        assert!(
+            out.contains("Default principal: alice@EXAMPLE.TEST"),
+            "v{version}: {out}"
+        );
+        assert!(
+            out.contains("krbtgt/EXAMPLE.TEST@EXAMPLE.TEST"),
+            "v{version}: {out}"
+        );
+        assert!(
+            out.contains(
+                "Etype (skey, tkt): aes256-cts-hmac-sha384-192, aes256-cts-hmac-sha384-192"
+            ),
+            "v{version}: {out}"
+        );
+        // And our cache type reads it back, stores in the same version.
+        let ours = file::FileCache::new(path.clone()).unwrap();
+        ours.store(&credential(
+            &alice,
+            "host/x.example.test@EXAMPLE.TEST",
+            17,
+            16,
+        ))
+        .unwrap();
+        assert_eq!(
+            file::parse(&fs::read(&path).unwrap()).unwrap().version,
+            version
+        );
+        let out = mit(&dir, "klist", &["-c", &name]);
+        assert!(
+            out.contains("host/x.example.test@EXAMPLE.TEST"),
+            "v{version}: {out}"
+        );
+    }
+    fs::remove_dir_all(dir).unwrap();
+}

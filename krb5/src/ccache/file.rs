@@ -299,13 +299,21 @@ pub fn write_credential(w: &mut Writer, version: u8, c: &Credential) -> Result<(
     w.u8(u8::from(c.is_skey));
     f.put_u32(w, c.flags);
 
-    let count = u32::try_from(c.addresses.len()).unwrap_or(u32::MAX);
+    let count = u32::try_from(c.addresses.len()).map_err(|_| EncodeError::TooLong {
+        field: "address count",
+        len: c.addresses.len(),
+        max: u32::MAX as usize,
+    })?;
     f.put_u32(w, count);
     for a in &c.addresses {
         f.put_u16(w, a.addr_type as u16);
         f.put_data(w, &a.address, "address")?;
     }
-    let count = u32::try_from(c.authdata.len()).unwrap_or(u32::MAX);
+    let count = u32::try_from(c.authdata.len()).map_err(|_| EncodeError::TooLong {
+        field: "authdata count",
+        len: c.authdata.len(),
+        max: u32::MAX as usize,
+    })?;
     f.put_u32(w, count);
     for ad in &c.authdata {
         f.put_u16(w, ad.ad_type as u16);

@@ -550,9 +550,9 @@ impl CredentialCache for KeyringCache {
         let key = ring
             .add_key(&cred.server.to_string(), &payload)
             .map_err(|e| self.error("add credential key", e))?;
-        let endtime = u64::from(cred.endtime);
-        if endtime > now() {
-            key.set_timeout((endtime - now()) as usize)
+        let remaining = u64::from(cred.endtime).saturating_sub(now());
+        if remaining > 0 {
+            key.set_timeout(remaining as usize)
                 .map_err(|e| self.error("set credential timeout", e))?;
         }
         self.update_expiry(ring)
