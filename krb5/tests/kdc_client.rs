@@ -5,12 +5,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use krb5::config::Config;
 use krb5::credentials::{ticket_flags, Credential};
 use krb5::iana::{enctype, key_usage};
 use krb5::kdc::{
-    AsOptions, KdcClient, KdcEndpoint, KdcError, Secret, Settings, TgsOptions, Transport,
+    AsOptions, KdcClient, KdcError, KdcServer, Secret, Settings, TgsOptions, Transport,
 };
 use krb5::keytab::Keytab;
+use krb5::messages::padata::SaltInfo;
 use krb5::messages::{self, error_code};
 use krb5::Principal;
 use testkdc::{TestKdc, TestKdcOptions};
@@ -18,8 +20,8 @@ use testkdc::{TestKdc, TestKdcOptions};
 const REALM: &str = "KRBTEST.COM";
 const SECOND_REALM: &str = "SECOND.TEST";
 
-fn endpoint(port: u16) -> KdcEndpoint {
-    KdcEndpoint {
+fn endpoint(port: u16) -> KdcServer {
+    KdcServer {
         host: "127.0.0.1".to_string(),
         port,
         transport: Transport::Any,
@@ -38,6 +40,10 @@ fn settings(kdc: &TestKdc) -> Settings {
         kdc_timeout: Duration::from_secs(2),
         ..Settings::default()
     }
+}
+
+fn enctype_name(enctype: i32) -> &'static str {
+    krb5::iana::enctype::name(enctype).unwrap()
 }
 
 fn principal(name: &str) -> Principal {
@@ -81,18 +87,30 @@ fn keys_of(keytab: &Keytab, principal: &Principal) -> Vec<krb5::crypto::Key> {
         .collect()
 }
 
+/// Reads the test KDC's krb5.conf, which lists its address.
+fn krb5_conf(kdc: &TestKdc) -> Config {
+    let path = kdc.krb5_conf();
+    Config::load_path_list(path.to_str().unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A client configured and locating KDCs only through the test KDC's krb5.conf.
+fn client_from_krb5_conf(kdc: &TestKdc) -> KdcClient {
+    KdcClient::from_config(Arc::new(krb5_conf(kdc))).unwrap()
+}
+
 async fn as_with_password(enctype: i32) {
+    let name = enctype_name(enctype);
     let kdc = start(
         TestKdcOptions::new(REALM)
             .with_enctypes(&[enctype])
-            .user("alice", "alice password"),
+            .libdefault(&format!("default_tkt_enctypes = {name}"))
+            .libdefault(&format!("default_tgs_enctypes = {name}"))
+            .user("alice", "alice password")
+            .service("nfs/server.krbtest.com"),
     );
-    // NOTE: the client does not read krb5.conf yet, so the enctype that
-    // krb5.conf would force through default_tkt_enctypes is set here.
-    let client = KdcClient::new(Settings {
-        default_tkt_enctypes: vec![enctype],
-        ..settings(&kdc)
-    });
+    let client = client_from_krb5_conf(&kdc);
+    assert_eq!(client.settings().default_tkt_enctypes, [enctype]);
     let alice = principal("alice");
     let credential = client
         .get_initial_credentials(
@@ -113,18 +131,30 @@ async fn as_with_password(enctype: i32) {
     assert!(credential.endtime > now());
     let ticket = messages::decode_ticket(&credential.ticket).unwrap();
     assert_eq!(ticket.enc_part.etype, enctype);
+
+    // The TGS exchange with this enctype: the req-body checksum, the
+    // authenticator and the subkey-encrypted reply.
+    let nfs = principal("nfs/server.krbtest.com");
+    let service = client
+        .get_service_credentials(&credential, &nfs, &TgsOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("TGS for enctype {enctype}: {e}\n{}", kdc.log()))
+        .credential;
+    assert_eq!(service.session_key.enctype(), enctype);
+    let keytab = Keytab::load_path(kdc.keytab("nfs/server.krbtest.com").unwrap()).unwrap();
+    let part = open_ticket(&service, &keytab);
+    assert_eq!(part.key.value.as_ref(), service.session_key.bytes());
 }
 
 async fn as_with_keytab(enctype: i32) {
+    let name = enctype_name(enctype);
     let kdc = start(
         TestKdcOptions::new(REALM)
             .with_enctypes(&[enctype])
+            .libdefault(&format!("default_tkt_enctypes = {name}"))
             .service("host/client.krbtest.com"),
     );
-    let client = KdcClient::new(Settings {
-        default_tkt_enctypes: vec![enctype],
-        ..settings(&kdc)
-    });
+    let client = client_from_krb5_conf(&kdc);
     let host = principal("host/client.krbtest.com");
     let keytab = Keytab::load_path(kdc.keytab("host/client.krbtest.com").unwrap()).unwrap();
     let credential = client
@@ -150,25 +180,21 @@ async fn as_password_aes256_sha1() {
 }
 
 #[tokio::test]
-#[ignore = "needs aes128-cts-hmac-sha256-128 in krb5::crypto"]
 async fn as_password_aes128_sha2() {
     as_with_password(enctype::AES128_CTS_HMAC_SHA256_128).await;
 }
 
 #[tokio::test]
-#[ignore = "needs aes256-cts-hmac-sha384-192 in krb5::crypto"]
 async fn as_password_aes256_sha2() {
     as_with_password(enctype::AES256_CTS_HMAC_SHA384_192).await;
 }
 
 #[tokio::test]
-#[ignore = "needs camellia128-cts-cmac in krb5::crypto"]
 async fn as_password_camellia128() {
     as_with_password(enctype::CAMELLIA128_CTS_CMAC).await;
 }
 
 #[tokio::test]
-#[ignore = "needs camellia256-cts-cmac in krb5::crypto"]
 async fn as_password_camellia256() {
     as_with_password(enctype::CAMELLIA256_CTS_CMAC).await;
 }
@@ -184,25 +210,21 @@ async fn as_keytab_aes256_sha1() {
 }
 
 #[tokio::test]
-#[ignore = "needs aes128-cts-hmac-sha256-128 in krb5::crypto"]
 async fn as_keytab_aes128_sha2() {
     as_with_keytab(enctype::AES128_CTS_HMAC_SHA256_128).await;
 }
 
 #[tokio::test]
-#[ignore = "needs aes256-cts-hmac-sha384-192 in krb5::crypto"]
 async fn as_keytab_aes256_sha2() {
     as_with_keytab(enctype::AES256_CTS_HMAC_SHA384_192).await;
 }
 
 #[tokio::test]
-#[ignore = "needs camellia128-cts-cmac in krb5::crypto"]
 async fn as_keytab_camellia128() {
     as_with_keytab(enctype::CAMELLIA128_CTS_CMAC).await;
 }
 
 #[tokio::test]
-#[ignore = "needs camellia256-cts-cmac in krb5::crypto"]
 async fn as_keytab_camellia256() {
     as_with_keytab(enctype::CAMELLIA256_CTS_CMAC).await;
 }
@@ -319,14 +341,20 @@ async fn as_unknown_client() {
 
 #[tokio::test]
 async fn failover_from_dead_kdc() {
-    let kdc = start(TestKdcOptions::new(REALM).user("alice", "pw"));
+    // krb5.conf lists a loopback port nobody listens on before the real KDC.
     let dead = testkdc::free_port().unwrap();
-    let mut settings = settings(&kdc);
-    settings.kdcs.insert(
-        REALM.to_string(),
-        vec![endpoint(dead), endpoint(kdc.port())],
+    let kdc = start(
+        TestKdcOptions::new(REALM)
+            .kdc_before(&format!("127.0.0.1:{dead}"))
+            .user("alice", "pw"),
     );
-    let client = KdcClient::new(settings);
+    let client = client_from_krb5_conf(&kdc);
+    let located = krb5::locate::locate_kdcs(&krb5_conf(&kdc), REALM)
+        .await
+        .unwrap();
+    assert_eq!(located.len(), 2);
+    assert_eq!(located[0].port, dead);
+
     let credential = client
         .get_initial_credentials(
             &principal("alice"),
@@ -607,7 +635,7 @@ async fn tcp_only_endpoint() {
     let mut settings = settings(&kdc);
     settings.kdcs.insert(
         REALM.to_string(),
-        vec![KdcEndpoint {
+        vec![KdcServer {
             host: "127.0.0.1".to_string(),
             port: kdc.port(),
             transport: Transport::Tcp,
@@ -623,4 +651,88 @@ async fn tcp_only_endpoint() {
         .await
         .unwrap();
     assert_eq!(credential.client, principal("alice"));
+}
+
+#[tokio::test]
+async fn known_salt_saves_round_trip() {
+    let kdc = start(TestKdcOptions::new(REALM).user("alice", "pw"));
+    let relay = start_relay(kdc.port(), false).await;
+    let mut settings = settings(&kdc);
+    settings
+        .kdcs
+        .insert(REALM.to_string(), vec![endpoint(relay.port)]);
+    let client = KdcClient::new(settings);
+
+    let known = AsOptions {
+        known_salt: Some(SaltInfo {
+            enctype: enctype::AES256_CTS_HMAC_SHA1_96,
+            salt: Some(b"KRBTEST.COMalice".to_vec()),
+            s2kparams: None,
+        }),
+        ..AsOptions::default()
+    };
+    client
+        .get_initial_credentials(&principal("alice"), &Secret::password("pw"), &known)
+        .await
+        .unwrap();
+    assert_eq!(relay.udp_requests.load(Ordering::SeqCst), 1);
+
+    // A stale salt costs one failed request, then the KDC's salt is used.
+    let stale = AsOptions {
+        known_salt: Some(SaltInfo {
+            enctype: enctype::AES256_CTS_HMAC_SHA1_96,
+            salt: Some(b"stale salt".to_vec()),
+            s2kparams: None,
+        }),
+        ..AsOptions::default()
+    };
+    client
+        .get_initial_credentials(&principal("alice"), &Secret::password("pw"), &stale)
+        .await
+        .unwrap_or_else(|e| panic!("AS with a stale salt: {e}\n{}", kdc.log()));
+    assert_eq!(relay.udp_requests.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn referral_to_second_realm() {
+    // NOTE: testkdc has no [domain_realm] option, so the mapping the KDC
+    // needs to refer host-based names rides in after a libdefaults line.
+    let kdc = start(
+        TestKdcOptions::new(REALM)
+            .with_second_realm(SECOND_REALM)
+            .libdefault(
+                "rdns = false\n[domain_realm]\n    server.second.test = SECOND.TEST\n[libdefaults]",
+            )
+            .user("alice", "pw")
+            .service("nfs/server.second.test@SECOND.TEST"),
+    );
+    let client = KdcClient::new(settings(&kdc));
+    let alice = principal("alice");
+    let tgt = client
+        .get_initial_credentials(&alice, &Secret::password("pw"), &AsOptions::default())
+        .await
+        .unwrap();
+
+    // The client guesses its own realm for the host; the KDC refers it on.
+    let guessed = Principal::host_service("nfs", "server.second.test", REALM);
+    let result = client
+        .get_service_credentials(&tgt, &guessed, &TgsOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("TGS with referral: {e}\n{}", kdc.log()));
+
+    assert_eq!(result.tgts.len(), 1);
+    assert!(result.tgts[0]
+        .server
+        .same_name(&Principal::krbtgt(SECOND_REALM, REALM)));
+    let expected = Principal::parse("nfs/server.second.test@SECOND.TEST", None).unwrap();
+    assert!(
+        result.credential.server.same_name(&expected),
+        "{}",
+        result.credential.server
+    );
+
+    let keytab =
+        Keytab::load_path(kdc.keytab("nfs/server.second.test@SECOND.TEST").unwrap()).unwrap();
+    let part = open_ticket(&result.credential, &keytab);
+    assert_eq!(part.cname.string[0].as_bytes(), b"alice");
 }

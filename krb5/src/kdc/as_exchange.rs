@@ -10,10 +10,13 @@ use zeroize::Zeroizing;
 
 use super::reply::{self, encode_error, invalid, mismatch, Expected};
 use super::{new_nonce, KdcClient, KdcError};
+use crate::config::{Config, ConfigError};
 use crate::credentials::Credential;
 use crate::crypto::{self, Key};
 use crate::iana::{key_usage, msg_type, pa_type};
-use crate::messages::error_code::{KDC_ERR_PREAUTH_REQUIRED, KRB_AP_ERR_SKEW};
+use crate::messages::error_code::{
+    KDC_ERR_PREAUTH_FAILED, KDC_ERR_PREAUTH_REQUIRED, KDC_ERR_S_PRINCIPAL_UNKNOWN, KRB_AP_ERR_SKEW,
+};
 use crate::messages::flags::{self, kdc_options};
 use crate::messages::padata::{self, SaltInfo};
 use crate::messages::{
@@ -63,6 +66,9 @@ pub struct AsOptions {
     pub include_pac: Option<bool>,
     /// Enctypes to request instead of `default_tkt_enctypes`.
     pub enctypes: Option<Vec<i32>>,
+    /// The salt of the client's key if already known (for example from an
+    /// earlier exchange), so that the first request carries PA-ENC-TIMESTAMP.
+    pub known_salt: Option<SaltInfo>,
 }
 
 impl Default for AsOptions {
@@ -76,7 +82,23 @@ impl Default for AsOptions {
             canonicalize: false,
             include_pac: Some(true),
             enctypes: None,
+            known_salt: None,
         }
+    }
+}
+
+impl AsOptions {
+    /// Reads kinit's defaults for `realm` from krb5.conf: `ticket_lifetime`,
+    /// `renew_lifetime` (0 requests no renewable ticket), `forwardable` and `proxiable`.
+    pub fn from_config(config: &Config, realm: &str) -> Result<Self, ConfigError> {
+        let renew_lifetime = config.renew_lifetime(Some(realm))?;
+        Ok(Self {
+            lifetime: config.ticket_lifetime(Some(realm))?,
+            renew_lifetime: (!renew_lifetime.is_zero()).then_some(renew_lifetime),
+            forwardable: config.forwardable(Some(realm))?,
+            proxiable: config.proxiable(Some(realm))?,
+            ..Self::default()
+        })
     }
 }
 
@@ -110,6 +132,22 @@ impl KdcClient {
         let mut padata: Vec<PaData> = pac_request.iter().cloned().collect();
         let mut salts: Vec<SaltInfo> = Vec::new();
         let mut preauth_sent = false;
+        // A salt known from an earlier exchange saves a round trip, but it
+        // may be stale, so one failure with it falls back to the KDC's.
+        let mut salt_guessed = false;
+        if let Some(known) = options
+            .known_salt
+            .as_ref()
+            .filter(|known| enctypes.contains(&known.enctype))
+        {
+            salts = vec![known.clone()];
+            let key = reply_key(client, secret, known.enctype, &salts)?;
+            padata = vec![self.encrypted_timestamp(client, &key)?];
+            padata.extend(pac_request.iter().cloned());
+            preauth_sent = true;
+            salt_guessed = true;
+        }
+
         loop {
             body.nonce = new_nonce()?;
             let request = KdcReq {
@@ -129,6 +167,7 @@ impl KdcClient {
                         canonicalize: options.canonicalize,
                         till,
                         rtime,
+                        permitted: &self.settings.permitted_enctypes,
                     };
                     return self.finish_as(client, secret, &salts, &rep, &expected);
                 }
@@ -138,40 +177,42 @@ impl KdcClient {
                 KdcReply::Error(error) => error,
             };
 
-            match error.error_code {
-                KDC_ERR_PREAUTH_REQUIRED if !preauth_sent => {
-                    salts = padata::salt_infos(&padata::error_method_data(&error))
-                        .map_err(|e| invalid(client, e))?;
+            let code = error.error_code;
+            let retry = (code == KDC_ERR_PREAUTH_REQUIRED && !preauth_sent)
+                || (salt_guessed
+                    && (code == KDC_ERR_PREAUTH_REQUIRED || code == KDC_ERR_PREAUTH_FAILED));
+            if retry {
+                salt_guessed = false;
+                let offered = padata::salt_infos(&padata::error_method_data(&error))
+                    .map_err(|e| invalid(client, e))?;
+                if code == KDC_ERR_PREAUTH_REQUIRED || !offered.is_empty() {
+                    salts = offered;
                     let key = choose_key(client, secret, &enctypes, &salts)?;
-                    let timestamp = self.encrypted_timestamp(client, &key)?;
-                    padata = vec![timestamp];
+                    padata = vec![self.encrypted_timestamp(client, &key)?];
                     padata.extend(pac_request.iter().cloned());
                     preauth_sent = true;
-                    log::debug!("KDC requires pre-authentication for {client}, sending PA-ENC-TIMESTAMP with enctype {}", key.enctype());
-                }
-                KDC_ERR_PREAUTH_REQUIRED => {
-                    return Err(KdcError::PreauthLoop {
-                        principal: client.to_string(),
-                    })
-                }
-                KRB_AP_ERR_SKEW => {
-                    return Err(KdcError::ClockSkew {
-                        realm: realm.to_string(),
-                        skew: time::to_unix(&error.stime).saturating_sub(self.now()),
-                        allowed: self.settings.clockskew.as_secs(),
-                    })
-                }
-                _ => {
-                    let about = if error.error_code
-                        == crate::messages::error_code::KDC_ERR_S_PRINCIPAL_UNKNOWN
-                    {
-                        service.to_string()
-                    } else {
-                        client.to_string()
-                    };
-                    return Err(KdcError::from_krb_error(&error, &about));
+                    log::debug!(
+                        "KDC requires pre-authentication for {client}, sending PA-ENC-TIMESTAMP with enctype {}",
+                        key.enctype()
+                    );
+                    continue;
                 }
             }
+
+            return Err(match code {
+                KDC_ERR_PREAUTH_REQUIRED => KdcError::PreauthLoop {
+                    principal: client.to_string(),
+                },
+                KRB_AP_ERR_SKEW => KdcError::ClockSkew {
+                    realm: realm.to_string(),
+                    skew: time::to_unix(&error.stime).saturating_sub(self.now()),
+                    allowed: self.settings.clockskew.as_secs(),
+                },
+                KDC_ERR_S_PRINCIPAL_UNKNOWN => {
+                    KdcError::from_krb_error(&error, &service.to_string())
+                }
+                _ => KdcError::from_krb_error(&error, &client.to_string()),
+            });
         }
     }
 
@@ -186,6 +227,7 @@ impl KdcClient {
             .iter()
             .copied()
             .filter(|&e| crypto::is_supported(e))
+            .filter(|e| self.settings.permitted_enctypes.contains(e))
             .filter(|&e| match secret {
                 Secret::Password(_) => true,
                 Secret::Keys(keys) => keys.iter().any(|k| k.enctype() == e),
@@ -379,5 +421,99 @@ fn reply_key(
                 }
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::{decode_as_req, decode_enc_kdc_rep_part, EncKdcRepPartTag};
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = format!("{}/tests/data/messages/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// The MIT 1.20 exchange under tests/data/messages, for alice@KRBTEST.COM
+    /// with password "alicepw".
+    #[test]
+    fn mit_as_rep_decrypts_with_password() {
+        let alice = Principal::parse("alice@KRBTEST.COM", None).unwrap();
+        let error = match decode_kdc_reply(&fixture("mit-preauth-required.der")).unwrap() {
+            KdcReply::Error(error) => error,
+            other => panic!("expected a KRB-ERROR, got {other:?}"),
+        };
+        let salts = padata::salt_infos(&padata::error_method_data(&error)).unwrap();
+        let key = choose_key(&alice, &Secret::password("alicepw"), &[18, 17], &salts).unwrap();
+        assert_eq!(key.enctype(), 18);
+
+        // The KDC accepted a PA-ENC-TIMESTAMP made with this key.
+        let request = decode_as_req(&fixture("mit-as-req-preauth.der")).unwrap();
+        let padata_list = request.padata.unwrap();
+        let timestamp = padata::find(&padata_list, pa_type::ENC_TIMESTAMP).unwrap();
+        let timestamp: EncryptedData =
+            crate::messages::decode(&timestamp.value, "PA-ENC-TIMESTAMP").unwrap();
+        let plaintext = key
+            .decrypt(key_usage::AS_REQ_PA_ENC_TIMESTAMP, &timestamp.cipher)
+            .unwrap();
+        padata::decode_pa_enc_ts_enc(&plaintext).unwrap();
+
+        let rep = match decode_kdc_reply(&fixture("mit-as-rep.der")).unwrap() {
+            KdcReply::AsRep(rep) => rep,
+            other => panic!("expected an AS-REP, got {other:?}"),
+        };
+        let plaintext = key
+            .decrypt(key_usage::AS_REP_ENC_PART, &rep.enc_part.cipher)
+            .unwrap();
+        // MIT sends EncTGSRepPart in AS-REPs too.
+        let (part, tag) = decode_enc_kdc_rep_part(&plaintext).unwrap();
+        assert_eq!(tag, EncKdcRepPartTag::EncTgsRepPart);
+        assert_eq!(part.nonce, request.req_body.nonce);
+
+        let expected = Expected {
+            nonce: request.req_body.nonce,
+            service: &Principal::krbtgt("KRBTEST.COM", "KRBTEST.COM"),
+            canonicalize: false,
+            till: time::to_unix(&request.req_body.till),
+            rtime: None,
+            permitted: crate::kdc::DEFAULT_ENCTYPES,
+        };
+        let server = reply::check_enc_part(&rep, &part, &expected).unwrap();
+        assert!(server.is_krbtgt());
+
+        let wrong_nonce = Expected {
+            nonce: request.req_body.nonce ^ 1,
+            ..expected
+        };
+        assert!(matches!(
+            reply::check_enc_part(&rep, &part, &wrong_nonce),
+            Err(KdcError::ReplyMismatch { field: "nonce", .. })
+        ));
+    }
+
+    #[test]
+    fn choose_key_follows_kdc_order() {
+        let alice = Principal::parse("alice@KRBTEST.COM", None).unwrap();
+        let salts = vec![
+            SaltInfo {
+                enctype: 17,
+                salt: Some(b"other salt".to_vec()),
+                s2kparams: None,
+            },
+            SaltInfo {
+                enctype: 18,
+                salt: None,
+                s2kparams: None,
+            },
+        ];
+        let key = choose_key(&alice, &Secret::password("pw"), &[18, 17], &salts).unwrap();
+        assert_eq!(key.enctype(), 17);
+        let key = choose_key(&alice, &Secret::password("pw"), &[18], &salts).unwrap();
+        let default_salt = Key::from_password(18, b"pw", b"KRBTEST.COMalice", None).unwrap();
+        assert_eq!(key, default_salt);
+        assert!(matches!(
+            choose_key(&alice, &Secret::password("pw"), &[20], &salts),
+            Err(KdcError::NoMatchingKey { .. })
+        ));
     }
 }

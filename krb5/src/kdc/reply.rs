@@ -19,6 +19,8 @@ pub(super) struct Expected<'a> {
     pub canonicalize: bool,
     pub till: i64,
     pub rtime: Option<i64>,
+    /// `permitted_enctypes`: the session key must have one of them.
+    pub permitted: &'a [i32],
 }
 
 /// Decrypts a reply's enc-part with `key` for key usage `usage`.
@@ -87,11 +89,17 @@ pub(super) fn check_enc_part(
             return Err(mismatch("renew-till", renew_till, rtime));
         }
     }
-    if !crate::crypto::is_supported(part.key.r#type) {
+    let session_enctype = part.key.r#type;
+    if !crate::crypto::is_supported(session_enctype)
+        || !expected.permitted.contains(&session_enctype)
+    {
         return Err(KdcError::ReplyMismatch {
             field: "session key enctype",
-            actual: part.key.r#type.to_string(),
-            expected: "an enctype this build supports".to_string(),
+            actual: session_enctype.to_string(),
+            expected: format!(
+                "one of permitted_enctypes {:?} that this build supports",
+                expected.permitted
+            ),
         });
     }
     Ok(server)

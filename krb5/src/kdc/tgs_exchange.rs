@@ -238,18 +238,18 @@ impl KdcClient {
     }
 
     /// Returns the realms after `from` on the way to `to`, ending with `to`:
-    /// from `[capaths]` if it lists the pair, else hierarchical (RFC 4120 §3.3.2).
+    /// from `[capaths]` if krb5.conf lists the pair, else hierarchical
+    /// (RFC 4120 §3.3.2).
     fn realm_path(&self, from: &str, to: &str) -> Vec<String> {
-        if let Some(intermediates) = self.settings.capaths.get(from).and_then(|m| m.get(to)) {
-            let mut path: Vec<String> = intermediates
-                .iter()
-                .filter(|realm| realm.as_str() != "." && realm.as_str() != from)
-                .cloned()
-                .collect();
+        let mut path = match &self.config {
+            Some(config) => config.realm_path(from, to),
+            None => crate::config::realms::hierarchical_path(from, to),
+        };
+        path.retain(|realm| realm != from);
+        if path.last().map(String::as_str) != Some(to) {
             path.push(to.to_string());
-            return path;
         }
-        hierarchical_path(from, to)
+        path
     }
 
     /// Runs one TGS exchange with the KDC of the TGT's realm.
@@ -262,6 +262,18 @@ impl KdcClient {
             convert::principal_name(&service).map_err(encode_error)?
         };
         let till = time::from_unix(request.till).map_err(encode_error)?;
+        let enctypes: Vec<i32> = request
+            .enctypes
+            .iter()
+            .copied()
+            .filter(|&e| crate::crypto::is_supported(e))
+            .filter(|e| self.settings.permitted_enctypes.contains(e))
+            .collect();
+        if enctypes.is_empty() {
+            return Err(KdcError::NoEnctypes {
+                requested: request.enctypes.clone(),
+            });
+        }
         let body = KdcReqBody {
             kdc_options: rasn_kerberos::KdcOptions(flags::from_u32(request.option_bits)),
             cname: None,
@@ -271,7 +283,7 @@ impl KdcClient {
             till,
             rtime: None,
             nonce: new_nonce()?,
-            etype: request.enctypes.clone(),
+            etype: enctypes,
             addresses: None,
             enc_authorization_data: None,
             additional_tickets: None,
@@ -421,6 +433,7 @@ impl KdcClient {
             canonicalize: request.canonicalize,
             till: request.till,
             rtime: None,
+            permitted: &self.settings.permitted_enctypes,
         };
         reply::check_enc_part(rep, &part, &expected)?;
         reply::credential(tgt.client.clone(), rep, &part)
@@ -441,9 +454,9 @@ fn kdc_realm(credential: &Credential) -> &str {
     }
 }
 
-/// Returns the realm after `here` on `path`, or the first one when `here` is not on it.
-fn next_on_path(path: &[String], here: &str, target: &str) -> String {
-    match path.iter().position(|realm| realm == here) {
+/// Returns the realm after `current_realm` on `path`, or the first one when `current_realm` is not on it.
+fn next_on_path(path: &[String], current_realm: &str, target: &str) -> String {
+    match path.iter().position(|realm| realm == current_realm) {
         Some(index) => path
             .get(index + 1)
             .cloned()
@@ -452,84 +465,36 @@ fn next_on_path(path: &[String], here: &str, target: &str) -> String {
     }
 }
 
-/// Returns the hierarchical path from `from` to `to` (RFC 4120 §3.3.2):
-/// up to the longest common domain suffix, then down, ending with `to`.
-/// Realms with no common suffix get the direct path `[to]`.
-pub fn hierarchical_path(from: &str, to: &str) -> Vec<String> {
-    let from_labels: Vec<&str> = from.split('.').collect();
-    let to_labels: Vec<&str> = to.split('.').collect();
-    let common = from_labels
-        .iter()
-        .rev()
-        .zip(to_labels.iter().rev())
-        .take_while(|(a, b)| a == b)
-        .count();
-    if common == 0 || (common == from_labels.len() && common == to_labels.len()) {
-        return vec![to.to_string()];
-    }
-
-    let mut path = Vec::new();
-    for start in 1..=(from_labels.len() - common) {
-        let realm = from_labels[start..].join(".");
-        if realm != to {
-            path.push(realm);
-        }
-    }
-    for start in (1..(to_labels.len() - common)).rev() {
-        path.push(to_labels[start..].join("."));
-    }
-    path.push(to.to_string());
-    path
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn hierarchical_path_through_parent() {
-        assert_eq!(
-            hierarchical_path("A.EXAMPLE.COM", "B.EXAMPLE.COM"),
-            ["EXAMPLE.COM", "B.EXAMPLE.COM"]
+    fn realm_path_from_capaths() {
+        let config = crate::config::Config::from_text(
+            "[capaths]\n A.TEST = {\n  C.TEST = B.TEST\n }\n",
+            "krb5.conf",
+        )
+        .unwrap();
+        let client = KdcClient::with_config(
+            super::super::Settings::default(),
+            std::sync::Arc::new(config),
         );
-        assert_eq!(
-            hierarchical_path("X.A.EXAMPLE.COM", "B.EXAMPLE.COM"),
-            ["A.EXAMPLE.COM", "EXAMPLE.COM", "B.EXAMPLE.COM"]
-        );
-    }
-
-    #[test]
-    fn hierarchical_path_to_parent_and_child() {
-        assert_eq!(
-            hierarchical_path("A.EXAMPLE.COM", "EXAMPLE.COM"),
-            ["EXAMPLE.COM"]
-        );
-        assert_eq!(
-            hierarchical_path("EXAMPLE.COM", "A.EXAMPLE.COM"),
-            ["A.EXAMPLE.COM"]
-        );
-    }
-
-    #[test]
-    fn hierarchical_path_without_common_suffix() {
-        assert_eq!(
-            hierarchical_path("EXAMPLE.ORG", "EXAMPLE.NET"),
-            ["EXAMPLE.NET"]
-        );
-    }
-
-    #[test]
-    fn capaths_override_hierarchy() {
-        let mut settings = super::super::Settings::default();
-        settings.capaths.insert(
-            "A.TEST".to_string(),
-            [("C.TEST".to_string(), vec!["B.TEST".to_string()])]
-                .into_iter()
-                .collect(),
-        );
-        let client = KdcClient::new(settings);
         assert_eq!(client.realm_path("A.TEST", "C.TEST"), ["B.TEST", "C.TEST"]);
         assert_eq!(client.realm_path("A.TEST", "D.TEST"), ["TEST", "D.TEST"]);
+    }
+
+    #[test]
+    fn realm_path_hierarchical() {
+        let client = KdcClient::new(super::super::Settings::default());
+        assert_eq!(
+            client.realm_path("X.A.EXAMPLE.COM", "B.EXAMPLE.COM"),
+            ["A.EXAMPLE.COM", "EXAMPLE.COM", "B.EXAMPLE.COM"]
+        );
+        assert_eq!(
+            client.realm_path("A.EXAMPLE.COM", "EXAMPLE.COM"),
+            ["EXAMPLE.COM"]
+        );
     }
 
     #[test]
