@@ -2,7 +2,9 @@
 //! credential cache, keytab, client keytab and host name, taken from the
 //! environment first and krb5.conf second, as MIT krb5 1.20 does.
 
-use krb5::config::{CanonicalizeHostname, Config, ConfigError};
+use krb5::config::realms::clean_hostname;
+use krb5::config::{Config, ConfigError};
+use krb5::locate::{self, LocateError};
 use krb5::Principal;
 
 /// The credential cache named by KRB5CCNAME, else `default_ccache_name`.
@@ -42,17 +44,17 @@ pub enum HostPrincipalError {
     #[error("the host name is not valid UTF-8")]
     HostnameNotUtf8,
     #[error(transparent)]
-    Config(#[from] ConfigError),
+    Locate(#[from] LocateError),
     #[error("no realm for host {0}: add it to [domain_realm] or set default_realm in krb5.conf")]
     NoRealm(String),
 }
 
 /// Builds `service/HOST@REALM` for the local host, as MIT's
 /// `krb5_sname_to_principal` does with no host name given: the host name
-/// from gethostname(2), canonicalized unless `dns_canonicalize_hostname`
-/// is false, and lowercased; the realm from `[domain_realm]`, else the
-/// default realm.
-pub fn local_host_principal(
+/// from gethostname(2), canonicalized as `dns_canonicalize_hostname` and
+/// `rdns` say, and the realm from `[domain_realm]`, DNS TXT records when
+/// `dns_lookup_realm` is set, or the default realm.
+pub async fn local_host_principal(
     config: &Config,
     service: &str,
 ) -> Result<Principal, HostPrincipalError> {
@@ -61,94 +63,40 @@ pub fn local_host_principal(
         .into_string()
         .map_err(|_| HostPrincipalError::HostnameNotUtf8)?;
 
-    let host = match config.dns_canonicalize_hostname()? {
-        CanonicalizeHostname::False => hostname,
-        CanonicalizeHostname::True | CanonicalizeHostname::Fallback => {
-            canonical_name_from_hosts(&hostname, &read_hosts_file()).unwrap_or(hostname)
-        }
-    };
-    let host = krb5::config::realms::clean_hostname(&host);
-
-    let realm = match config.domain_realm(&host) {
-        Some(realm) => realm.to_string(),
-        None => config
-            .default_realm()
-            .ok_or_else(|| HostPrincipalError::NoRealm(host.clone()))?
-            .to_string(),
-    };
+    // With `fallback`, the first name is the one as given, which MIT's
+    // kinit -k also uses.
+    let names = locate::canonicalize_host(config, &hostname).await?;
+    let host = names
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| clean_hostname(&hostname));
+    let realm = locate::realm_for_host(config, &host)
+        .await?
+        .ok_or_else(|| HostPrincipalError::NoRealm(host.clone()))?;
     Ok(Principal::host_service(service, &host, &realm))
-}
-
-fn read_hosts_file() -> String {
-    std::fs::read_to_string("/etc/hosts").unwrap_or_default()
-}
-
-/// Returns the canonical name `/etc/hosts` gives `name`: the first name on
-/// the first line that lists it, as getaddrinfo(3) with AI_CANONNAME does
-/// for names found there.
-///
-/// NOTE: names that only DNS knows are not canonicalized, where MIT (through
-/// the C library's resolver) would follow CNAME records.
-pub fn canonical_name_from_hosts(name: &str, hosts: &str) -> Option<String> {
-    for line in hosts.lines() {
-        let line = line.split('#').next().unwrap_or_default();
-        let mut fields = line.split_whitespace();
-        let Some(_address) = fields.next() else {
-            continue;
-        };
-        let names: Vec<&str> = fields.collect();
-        if names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
-            return names.first().map(|n| n.to_string());
-        }
-    }
-    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const HOSTS: &str = "\
-127.0.0.1\tlocalhost
-# 10.0.0.9 nfs1
-10.0.0.5   nfs1.example.test nfs1   # the file server
-::1 localhost ip6-localhost
-";
-
     #[test]
-    fn canonical_name_is_first_on_line() {
-        assert_eq!(
-            canonical_name_from_hosts("nfs1", HOSTS).as_deref(),
-            Some("nfs1.example.test")
-        );
-        assert_eq!(
-            canonical_name_from_hosts("NFS1.example.test", HOSTS).as_deref(),
-            Some("nfs1.example.test")
-        );
-        assert_eq!(
-            canonical_name_from_hosts("ip6-localhost", HOSTS).as_deref(),
-            Some("localhost")
-        );
-    }
-
-    #[test]
-    fn canonical_name_ignores_comments_and_unknown() {
-        assert_eq!(canonical_name_from_hosts("10.0.0.9", HOSTS), None);
-        assert_eq!(canonical_name_from_hosts("server", HOSTS), None);
-        assert_eq!(canonical_name_from_hosts("the", HOSTS), None);
-    }
-
-    #[test]
-    fn host_principal_takes_domain_realm() {
+    fn host_principal_takes_default_realm() {
         let config = Config::from_text(
-            "[libdefaults]\n default_realm = DEFAULT.TEST\n dns_canonicalize_hostname = false\n",
+            "[libdefaults]\n default_realm = DEFAULT.TEST\n dns_canonicalize_hostname = false\n qualify_shortname = \"\"\n",
             "test",
         )
         .unwrap();
-        let principal = local_host_principal(&config, "host").unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let principal = runtime
+            .block_on(local_host_principal(&config, "host"))
+            .unwrap();
         assert_eq!(principal.components[0], "host");
         assert_eq!(principal.realm, "DEFAULT.TEST");
         let hostname = nix::unistd::gethostname().unwrap().into_string().unwrap();
-        assert_eq!(principal.components[1], hostname.to_ascii_lowercase());
+        assert_eq!(principal.components[1], clean_hostname(&hostname));
     }
 }

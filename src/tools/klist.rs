@@ -4,6 +4,7 @@
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use krb5::ccache::{self, CcacheError, CredentialCache};
 use krb5::credentials::{Credential, HostAddress};
 use krb5::keytab::{Keytab, KeytabEntry, KeytabError, KeytabName};
 use krb5::messages;
@@ -12,7 +13,7 @@ use krb5::Principal;
 use super::format::{self, enctype_display, flag_letters, timestamp};
 use super::getopt;
 use super::localtime::TimeZone;
-use super::{defaults, load_config, Invocation, FAILURE};
+use super::{defaults, errors, load_config, Invocation, FAILURE};
 
 const USAGE: &str = "\
 Usage: klist [-e] [-V] [[-c] [-l] [-A] [-d] [-f] [-s] [-a [-n]]] [-k [-i] [-t] [-K]] [-C] [name]
@@ -175,9 +176,181 @@ pub fn run(invocation: &mut Invocation<'_>) -> i32 {
     if options.mode == Mode::Keytab {
         return list_keytab(invocation, &options, &zone);
     }
-    // TODO: credential caches, once the ccache module is available.
-    invocation.error("credential caches cannot be listed yet");
-    FAILURE
+
+    let config = match load_config(invocation) {
+        Some(config) => config,
+        None => return FAILURE,
+    };
+    let cache_name = match &options.name {
+        Some(name) => name.clone(),
+        None => match defaults::ccache_name(&config) {
+            Ok(name) => name,
+            Err(error) => {
+                if !options.status_only {
+                    invocation.error(format!("{error} while resolving ccache"));
+                }
+                return FAILURE;
+            }
+        },
+    };
+    let now = now_seconds();
+
+    if options.list_collection || options.show_collection {
+        let caches = match ccache::collection(&cache_name) {
+            Ok(caches) => caches,
+            Err(error) => {
+                if !options.status_only {
+                    invocation.error(format!(
+                        "{} while listing ccache collection",
+                        errors::ccache_error_text(&error)
+                    ));
+                }
+                return FAILURE;
+            }
+        };
+        if options.list_collection {
+            return list_collection(invocation, &caches, now);
+        }
+        return show_collection(invocation, &caches, &options, &zone, now);
+    }
+
+    let cache = match ccache::resolve(&cache_name) {
+        Ok(cache) => cache,
+        Err(error) => {
+            if !options.status_only {
+                invocation.error(format!(
+                    "{} while resolving ccache",
+                    errors::ccache_error_text(&error)
+                ));
+            }
+            return FAILURE;
+        }
+    };
+    if options.status_only {
+        return status(is_current(cache.as_ref(), now));
+    }
+    show_cache(invocation, cache.as_ref(), &options, &zone)
+}
+
+/// Returns the exit status for a check: 0 if it passed.
+fn status(passed: bool) -> i32 {
+    if passed {
+        0
+    } else {
+        FAILURE
+    }
+}
+
+fn now_seconds() -> u32 {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or(0);
+    u32::try_from(seconds).unwrap_or(u32::MAX)
+}
+
+/// Returns true if `cache` is readable, initialized and holds a current
+/// ticket (see [`has_current_tickets`]).
+fn is_current(cache: &dyn CredentialCache, now: u32) -> bool {
+    let Ok(principal) = cache.principal() else {
+        return false;
+    };
+    match cache.entries() {
+        Ok(entries) => has_current_tickets(&principal, &entries, now),
+        Err(_) => false,
+    }
+}
+
+/// Prints one cache's tickets; returns the exit status.
+fn show_cache(
+    invocation: &mut Invocation<'_>,
+    cache: &dyn CredentialCache,
+    options: &KlistOptions,
+    zone: &TimeZone,
+) -> i32 {
+    let principal = match cache.principal() {
+        Ok(principal) => principal,
+        Err(error) => {
+            invocation.error(errors::ccache_error_text(&error));
+            return FAILURE;
+        }
+    };
+    let entries = match cache.entries() {
+        Ok(entries) => entries,
+        Err(error) => {
+            invocation.error(format!(
+                "{} while retrieving a ticket",
+                errors::ccache_error_text(&error)
+            ));
+            return FAILURE;
+        }
+    };
+    let full_name = cache.name();
+    let view = CacheView {
+        full_name: &full_name,
+        default_principal: &principal,
+        credentials: &entries,
+    };
+    let _ = write_cache(invocation.stdout, &view, options, zone);
+    0
+}
+
+/// Prints `klist -l`: one line per initialized cache of the collection.
+/// The exit status is 0 if at least one cache was listed.
+fn list_collection(
+    invocation: &mut Invocation<'_>,
+    caches: &[Box<dyn CredentialCache>],
+    now: u32,
+) -> i32 {
+    let _ = writeln!(invocation.stdout, "{:<30} Cache name", "Principal name");
+    let _ = writeln!(invocation.stdout, "{:<30} ----------", "--------------");
+    let mut listed = false;
+    for cache in caches {
+        // An uninitialized cache has no principal, so it is not listed.
+        let Ok(principal) = cache.principal() else {
+            continue;
+        };
+        let name: String = principal.to_string().chars().take(30).collect();
+        let expired = if is_current(cache.as_ref(), now) {
+            ""
+        } else {
+            " (Expired)"
+        };
+        let _ = writeln!(invocation.stdout, "{name:<30} {}{expired}", cache.name());
+        listed = true;
+    }
+    status(listed)
+}
+
+/// Prints `klist -A`: every cache of the collection, separated by blank
+/// lines. The exit status is 0 if at least one cache was shown (with -s:
+/// was current).
+fn show_collection(
+    invocation: &mut Invocation<'_>,
+    caches: &[Box<dyn CredentialCache>],
+    options: &KlistOptions,
+    zone: &TimeZone,
+    now: u32,
+) -> i32 {
+    let mut any_passed = false;
+    let mut first = true;
+    for cache in caches {
+        // A cache that does not exist is not part of the collection.
+        if matches!(cache.principal(), Err(CcacheError::NotFound { .. })) {
+            continue;
+        }
+        if !options.status_only && !first {
+            let _ = writeln!(invocation.stdout);
+        }
+        first = false;
+        let passed = if options.status_only {
+            is_current(cache.as_ref(), now)
+        } else {
+            show_cache(invocation, cache.as_ref(), options, zone) == 0
+        };
+        any_passed |= passed;
+    }
+    status(any_passed)
 }
 
 /// Returns the keytab's name as MIT prints it, with the type prefix.
@@ -193,19 +366,13 @@ pub fn keytab_error_text(error: &KeytabError) -> String {
             format!("Key table file '{}' not found", path.display())
         }
         KeytabError::Read { path, source } => {
-            format!("{} (keytab {})", os_error_text(source), path.display())
+            format!(
+                "{} (keytab {})",
+                errors::os_error_text(source),
+                path.display()
+            )
         }
         other => other.to_string(),
-    }
-}
-
-/// Returns an I/O error's text without Rust's ` (os error N)` suffix, as
-/// strerror(3) prints it.
-pub fn os_error_text(error: &io::Error) -> String {
-    let text = error.to_string();
-    match text.find(" (os error ") {
-        Some(position) => text[..position].to_string(),
-        None => text,
     }
 }
 
@@ -298,16 +465,6 @@ pub struct CacheView<'a> {
     pub credentials: &'a [Credential],
 }
 
-/// The realm MIT uses for cache configuration entries.
-const CONFIG_REALM: &str = "X-CACHECONF:";
-const CONFIG_NAME: &str = "krb5_ccache_conf_data";
-
-/// Returns true for a cache configuration entry rather than a ticket.
-pub fn is_config_entry(server: &Principal) -> bool {
-    server.realm == CONFIG_REALM
-        && server.components.first().map(String::as_str) == Some(CONFIG_NAME)
-}
-
 /// Writes the ticket listing of one cache.
 pub fn write_cache(
     out: &mut dyn Write,
@@ -320,7 +477,7 @@ pub fn write_cache(
     writeln!(out)?;
     writeln!(out, "{}", format::ticket_table_header())?;
     for credential in cache.credentials {
-        if options.show_config || !is_config_entry(&credential.server) {
+        if options.show_config || !ccache::is_config_principal(&credential.server) {
             write_credential(out, credential, cache.default_principal, options, zone)?;
         }
     }
@@ -364,7 +521,7 @@ fn write_credential(
     options: &KlistOptions,
     zone: &TimeZone,
 ) -> io::Result<()> {
-    let is_config = is_config_entry(&credential.server);
+    let is_config = ccache::is_config_principal(&credential.server);
     let ticket = if is_config {
         None
     } else {
@@ -442,7 +599,9 @@ fn write_credential(
             );
         }
     }
-    if options.show_adtypes && !credential.authdata.is_empty() {
+    // MIT prints the label even for an empty list, as its cache reader
+    // returns an empty list rather than none.
+    if options.show_adtypes && !is_config {
         let types: Vec<String> = credential
             .authdata
             .iter()
@@ -547,7 +706,7 @@ pub fn has_current_tickets(
         if is_local_tgt {
             found_tgt = true;
             current_tgt |= credential.endtime > now;
-        } else if !is_config_entry(server) && credential.endtime > now {
+        } else if !ccache::is_config_principal(server) && credential.endtime > now {
             current_other = true;
         }
     }

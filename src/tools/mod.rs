@@ -10,10 +10,16 @@ use std::ffi::OsString;
 use std::io::{self, Write};
 
 pub mod defaults;
+pub mod errors;
 pub mod format;
 pub mod getopt;
+pub mod kdc_settings;
+pub mod kdestroy;
+pub mod kinit;
 pub mod klist;
+pub mod kvno;
 pub mod localtime;
+pub mod password;
 
 /// One invocation of a tool: the name it reports in messages, its
 /// arguments (without the tool name) and its output streams.
@@ -57,10 +63,28 @@ pub struct Tool {
 /// Every tool, in the order `rgssd --help` lists them.
 pub const TOOLS: &[Tool] = &[
     Tool {
+        name: "kinit",
+        aliases: &[],
+        summary: "get a ticket-granting ticket with a password or a keytab, or renew one",
+        run: kinit::run,
+    },
+    Tool {
         name: "klist",
         aliases: &[],
         summary: "list the tickets of a credential cache or the keys of a keytab",
         run: klist::run,
+    },
+    Tool {
+        name: "kvno",
+        aliases: &[],
+        summary: "get service tickets and print the key version numbers",
+        run: kvno::run,
+    },
+    Tool {
+        name: "kdestroy",
+        aliases: &[],
+        summary: "destroy a credential cache or every cache of a collection",
+        run: kdestroy::run,
     },
     Tool {
         name: "svcgssd",

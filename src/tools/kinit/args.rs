@@ -146,7 +146,9 @@ fn lifetime(program: &str, flag: char, text: &str, errors: &mut Vec<String>) -> 
             None
         }
         Err(error) => {
-            errors.push(format!("{program}: Bad lifetime value {text} for -{flag}: {error}"));
+            errors.push(format!(
+                "{program}: Bad lifetime value {text} for -{flag}: {error}"
+            ));
             None
         }
     }
@@ -154,7 +156,12 @@ fn lifetime(program: &str, flag: char, text: &str, errors: &mut Vec<String>) -> 
 
 /// Parses kinit's arguments.
 pub fn parse_args(program: &str, args: &[String]) -> ParseOutcome {
-    let parsed = getopt::parse(program, args, "r:fpFPn54aAVl:s:c:kit:T:RS:vX:CEI:", LONG_OPTIONS);
+    let parsed = getopt::parse(
+        program,
+        args,
+        "r:fpFPn54aAVl:s:c:kit:T:RS:vX:CEI:",
+        LONG_OPTIONS,
+    );
     let mut errors = parsed.errors;
     let mut warnings = Vec::new();
     let mut options = KinitOptions::default();
@@ -232,8 +239,7 @@ pub fn parse_args(program: &str, args: &[String]) -> ParseOutcome {
     if options.keytab.is_some() && options.use_client_keytab {
         errors.push(format!("{program}: Only one of -t and -i allowed"));
     }
-    if (options.keytab.is_some() || options.use_client_keytab) && options.action != Action::Keytab
-    {
+    if (options.keytab.is_some() || options.use_client_keytab) && options.action != Action::Keytab {
         warnings.push("keytab specified, forcing -k".to_string());
         options.action = Action::Keytab;
     }
@@ -279,7 +285,10 @@ mod tests {
     fn lifetimes_in_mit_syntax() {
         let parsed = options("-l10h -r 7d -f alice");
         assert_eq!(parsed.lifetime, Some(Duration::from_secs(36_000)));
-        assert_eq!(parsed.renewable_lifetime, Some(Duration::from_secs(604_800)));
+        assert_eq!(
+            parsed.renewable_lifetime,
+            Some(Duration::from_secs(604_800))
+        );
         assert_eq!(parsed.forwardable, Some(true));
         assert_eq!(options("-l 1:30").lifetime, Some(Duration::from_secs(5400)));
         assert_eq!(options("-l 3600").lifetime, Some(Duration::from_secs(3600)));

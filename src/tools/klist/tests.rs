@@ -346,3 +346,19 @@ fn keytab_error_texts() {
         "Permission denied (keytab /etc/krb5.keytab)"
     );
 }
+
+#[test]
+fn empty_authdata_still_labelled() {
+    let service = credential(
+        "alice@EXAMPLE.TEST",
+        "nfs/vm@EXAMPLE.TEST",
+        START,
+        END,
+        RENEW,
+    );
+    let body = render(std::slice::from_ref(&service), "-d");
+    assert!(
+        body.ends_with("\trenew until 12/05/26 21:49:46, AD types: \n"),
+        "{body}"
+    );
+}
