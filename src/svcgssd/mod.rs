@@ -154,7 +154,15 @@ fn build_server(options: &Options) -> Result<Server, String> {
         let principal = match &options.principal {
             Some(name) => Principal::parse(name, config.default_realm())
                 .map_err(|e| format!("invalid -p principal: {e}"))?,
-            None => defaults::local_host_principal(&config, "nfs").map_err(|e| e.to_string())?,
+            None => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+                runtime
+                    .block_on(defaults::local_host_principal(&config, "nfs"))
+                    .map_err(|e| e.to_string())?
+            }
         };
         if !keytab.principals().iter().any(|p| p.same_name(&principal)) {
             return Err(format!(
