@@ -9,7 +9,7 @@ use krb5::config::Config;
 use krb5::credentials::{ticket_flags, Credential};
 use krb5::iana::{enctype, key_usage};
 use krb5::kdc::{
-    AsOptions, KdcClient, KdcEndpoint, KdcError, Secret, Settings, TgsOptions, Transport,
+    AsOptions, KdcClient, KdcError, KdcServer, Secret, Settings, TgsOptions, Transport,
 };
 use krb5::keytab::Keytab;
 use krb5::messages::padata::SaltInfo;
@@ -20,8 +20,8 @@ use testkdc::{TestKdc, TestKdcOptions};
 const REALM: &str = "KRBTEST.COM";
 const SECOND_REALM: &str = "SECOND.TEST";
 
-fn endpoint(port: u16) -> KdcEndpoint {
-    KdcEndpoint {
+fn endpoint(port: u16) -> KdcServer {
+    KdcServer {
         host: "127.0.0.1".to_string(),
         port,
         transport: Transport::Any,
@@ -87,15 +87,16 @@ fn keys_of(keytab: &Keytab, principal: &Principal) -> Vec<krb5::crypto::Key> {
         .collect()
 }
 
-/// Client settings from the test KDC's krb5.conf, with its KDC address.
-fn settings_from_krb5_conf(kdc: &TestKdc) -> Settings {
+/// Reads the test KDC's krb5.conf, which lists its address.
+fn krb5_conf(kdc: &TestKdc) -> Config {
     let path = kdc.krb5_conf();
-    let config = Config::load_path_list(path.to_str().unwrap())
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    Settings {
-        kdcs: settings(kdc).kdcs,
-        ..Settings::from_config(&config).unwrap()
-    }
+    Config::load_path_list(path.to_str().unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A client configured and locating KDCs only through the test KDC's krb5.conf.
+fn client_from_krb5_conf(kdc: &TestKdc) -> KdcClient {
+    KdcClient::from_config(Arc::new(krb5_conf(kdc))).unwrap()
 }
 
 async fn as_with_password(enctype: i32) {
@@ -104,11 +105,12 @@ async fn as_with_password(enctype: i32) {
         TestKdcOptions::new(REALM)
             .with_enctypes(&[enctype])
             .libdefault(&format!("default_tkt_enctypes = {name}"))
-            .user("alice", "alice password"),
+            .libdefault(&format!("default_tgs_enctypes = {name}"))
+            .user("alice", "alice password")
+            .service("nfs/server.krbtest.com"),
     );
-    let settings = settings_from_krb5_conf(&kdc);
-    assert_eq!(settings.default_tkt_enctypes, [enctype]);
-    let client = KdcClient::new(settings);
+    let client = client_from_krb5_conf(&kdc);
+    assert_eq!(client.settings().default_tkt_enctypes, [enctype]);
     let alice = principal("alice");
     let credential = client
         .get_initial_credentials(
@@ -129,6 +131,19 @@ async fn as_with_password(enctype: i32) {
     assert!(credential.endtime > now());
     let ticket = messages::decode_ticket(&credential.ticket).unwrap();
     assert_eq!(ticket.enc_part.etype, enctype);
+
+    // The TGS exchange with this enctype: the req-body checksum, the
+    // authenticator and the subkey-encrypted reply.
+    let nfs = principal("nfs/server.krbtest.com");
+    let service = client
+        .get_service_credentials(&credential, &nfs, &TgsOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("TGS for enctype {enctype}: {e}\n{}", kdc.log()))
+        .credential;
+    assert_eq!(service.session_key.enctype(), enctype);
+    let keytab = Keytab::load_path(kdc.keytab("nfs/server.krbtest.com").unwrap()).unwrap();
+    let part = open_ticket(&service, &keytab);
+    assert_eq!(part.key.value.as_ref(), service.session_key.bytes());
 }
 
 async fn as_with_keytab(enctype: i32) {
@@ -139,7 +154,7 @@ async fn as_with_keytab(enctype: i32) {
             .libdefault(&format!("default_tkt_enctypes = {name}"))
             .service("host/client.krbtest.com"),
     );
-    let client = KdcClient::new(settings_from_krb5_conf(&kdc));
+    let client = client_from_krb5_conf(&kdc);
     let host = principal("host/client.krbtest.com");
     let keytab = Keytab::load_path(kdc.keytab("host/client.krbtest.com").unwrap()).unwrap();
     let credential = client
@@ -165,25 +180,21 @@ async fn as_password_aes256_sha1() {
 }
 
 #[tokio::test]
-#[ignore = "needs aes128-cts-hmac-sha256-128 in krb5::crypto"]
 async fn as_password_aes128_sha2() {
     as_with_password(enctype::AES128_CTS_HMAC_SHA256_128).await;
 }
 
 #[tokio::test]
-#[ignore = "needs aes256-cts-hmac-sha384-192 in krb5::crypto"]
 async fn as_password_aes256_sha2() {
     as_with_password(enctype::AES256_CTS_HMAC_SHA384_192).await;
 }
 
 #[tokio::test]
-#[ignore = "needs camellia128-cts-cmac in krb5::crypto"]
 async fn as_password_camellia128() {
     as_with_password(enctype::CAMELLIA128_CTS_CMAC).await;
 }
 
 #[tokio::test]
-#[ignore = "needs camellia256-cts-cmac in krb5::crypto"]
 async fn as_password_camellia256() {
     as_with_password(enctype::CAMELLIA256_CTS_CMAC).await;
 }
@@ -199,25 +210,21 @@ async fn as_keytab_aes256_sha1() {
 }
 
 #[tokio::test]
-#[ignore = "needs aes128-cts-hmac-sha256-128 in krb5::crypto"]
 async fn as_keytab_aes128_sha2() {
     as_with_keytab(enctype::AES128_CTS_HMAC_SHA256_128).await;
 }
 
 #[tokio::test]
-#[ignore = "needs aes256-cts-hmac-sha384-192 in krb5::crypto"]
 async fn as_keytab_aes256_sha2() {
     as_with_keytab(enctype::AES256_CTS_HMAC_SHA384_192).await;
 }
 
 #[tokio::test]
-#[ignore = "needs camellia128-cts-cmac in krb5::crypto"]
 async fn as_keytab_camellia128() {
     as_with_keytab(enctype::CAMELLIA128_CTS_CMAC).await;
 }
 
 #[tokio::test]
-#[ignore = "needs camellia256-cts-cmac in krb5::crypto"]
 async fn as_keytab_camellia256() {
     as_with_keytab(enctype::CAMELLIA256_CTS_CMAC).await;
 }
@@ -334,14 +341,20 @@ async fn as_unknown_client() {
 
 #[tokio::test]
 async fn failover_from_dead_kdc() {
-    let kdc = start(TestKdcOptions::new(REALM).user("alice", "pw"));
+    // krb5.conf lists a loopback port nobody listens on before the real KDC.
     let dead = testkdc::free_port().unwrap();
-    let mut settings = settings(&kdc);
-    settings.kdcs.insert(
-        REALM.to_string(),
-        vec![endpoint(dead), endpoint(kdc.port())],
+    let kdc = start(
+        TestKdcOptions::new(REALM)
+            .kdc_before(&format!("127.0.0.1:{dead}"))
+            .user("alice", "pw"),
     );
-    let client = KdcClient::new(settings);
+    let client = client_from_krb5_conf(&kdc);
+    let located = krb5::locate::locate_kdcs(&krb5_conf(&kdc), REALM)
+        .await
+        .unwrap();
+    assert_eq!(located.len(), 2);
+    assert_eq!(located[0].port, dead);
+
     let credential = client
         .get_initial_credentials(
             &principal("alice"),
@@ -622,7 +635,7 @@ async fn tcp_only_endpoint() {
     let mut settings = settings(&kdc);
     settings.kdcs.insert(
         REALM.to_string(),
-        vec![KdcEndpoint {
+        vec![KdcServer {
             host: "127.0.0.1".to_string(),
             port: kdc.port(),
             transport: Transport::Tcp,

@@ -1,12 +1,15 @@
-//! KCM caches against Heimdal's kcm daemon (Debian package heimdal-kcm),
-//! with MIT's klist reading what we store.
+//! KCM caches against real KCM daemons: Heimdal's kcm (Debian package
+//! heimdal-kcm) and sssd-kcm (package sssd-kcm), with MIT's klist reading
+//! what we store.
 //!
-//! Debian's kcm always listens on /run/.heim_org.h5l.kcm-socket, so the
-//! test runs it in a private mount namespace (`unshare`, which needs root)
-//! with a temporary directory bound over /run. It skips itself, with a
-//! message, when kcm, unshare or the namespace is unavailable.
+//! Both daemons listen on /run/.heim_org.h5l.kcm-socket, so each test runs
+//! its daemon in a private mount namespace (`unshare`, which needs root)
+//! with temporary directories bound over /run and, for sssd, over its
+//! configuration and database directories. A test skips itself, with a
+//! message, when its daemon, unshare or the namespace is unavailable.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,20 +38,14 @@ impl Daemon {
     }
 }
 
-fn start_kcm() -> Option<Daemon> {
-    if !Path::new("/usr/sbin/kcm").exists() {
-        eprintln!("skipping: Heimdal's kcm (/usr/sbin/kcm) is not installed");
-        return None;
-    }
+/// Starts `script` in a private mount namespace and waits for the socket.
+fn start_daemon(tag: &str, prepare: impl FnOnce(&Path) -> String) -> Option<Daemon> {
     let mut random = [0u8; 4];
     getrandom::fill(&mut random).unwrap();
-    let dir = std::env::temp_dir().join(format!("rgssd-kcm-{}", hex::encode(random)));
-    let run = dir.join("run");
-    fs::create_dir_all(&run).unwrap();
-    let script = format!(
-        "mount --bind '{}' /run && exec /usr/sbin/kcm",
-        run.display()
-    );
+    let dir = std::env::temp_dir().join(format!("rgssd-{tag}-{}", hex::encode(random)));
+    fs::create_dir_all(dir.join("run")).unwrap();
+    let script = prepare(&dir);
+
     let child = match Command::new("unshare")
         .args(["--mount", "--propagation", "private", "sh", "-c", &script])
         .stdout(Stdio::null())
@@ -63,15 +60,67 @@ fn start_kcm() -> Option<Daemon> {
         }
     };
     let mut daemon = Daemon { child, dir };
-    let deadline = Instant::now() + Duration::from_secs(10);
+
+    let deadline = Instant::now() + Duration::from_secs(15);
     while !daemon.socket().exists() {
         if Instant::now() > deadline || daemon.child.try_wait().ok().flatten().is_some() {
-            eprintln!("skipping: kcm did not start in a private mount namespace");
+            eprintln!("skipping: {tag} did not start in a private mount namespace");
             return None;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     Some(daemon)
+}
+
+fn start_heimdal_kcm() -> Option<Daemon> {
+    if !Path::new("/usr/sbin/kcm").exists() {
+        eprintln!("skipping: Heimdal's kcm (/usr/sbin/kcm) is not installed");
+        return None;
+    }
+    start_daemon("heimdal-kcm", |dir| {
+        format!(
+            "mount --bind '{}' /run && exec /usr/sbin/kcm",
+            dir.join("run").display()
+        )
+    })
+}
+
+/// Starts sssd_kcm with its own configuration, configuration database,
+/// secrets database and log directory, all under the test's directory.
+fn start_sssd_kcm() -> Option<Daemon> {
+    let binary = Path::new("/usr/libexec/sssd/sssd_kcm");
+    if !binary.exists() || !Path::new("/usr/sbin/sssd").exists() {
+        eprintln!("skipping: sssd-kcm (/usr/libexec/sssd/sssd_kcm) is not installed");
+        return None;
+    }
+    start_daemon("sssd-kcm", |dir| {
+        let mut binds = String::new();
+        for (sub, target) in [
+            ("run", "/run"),
+            ("lib", "/var/lib/sss"),
+            ("etc", "/etc/sssd"),
+            ("log", "/var/log/sssd"),
+        ] {
+            let source = dir.join(sub);
+            fs::create_dir_all(&source).unwrap();
+            binds += &format!("mount --bind '{}' {target} && ", source.display());
+        }
+        for sub in ["db", "secrets", "pipes/private", "mc", "pubconf"] {
+            fs::create_dir_all(dir.join("lib").join(sub)).unwrap();
+        }
+        fs::create_dir_all(dir.join("etc/conf.d")).unwrap();
+        let conf = dir.join("etc/sssd.conf");
+        fs::write(
+            &conf,
+            "[sssd]\nservices = kcm\n[kcm]\nsocket_path = /run/.heim_org.h5l.kcm-socket\n",
+        )
+        .unwrap();
+        fs::set_permissions(&conf, fs::Permissions::from_mode(0o600)).unwrap();
+        format!(
+            "{binds}/usr/sbin/sssd --genconf-section=kcm && exec {} --uid 0 --gid 0 --logger=stderr",
+            binary.display()
+        )
+    })
 }
 
 fn klist(daemon: &Daemon, args: &[&str]) -> String {
@@ -101,9 +150,19 @@ fn capture() -> file::CacheFile {
 
 #[test]
 fn kcm_cache_against_heimdal_kcm() {
-    let Some(daemon) = start_kcm() else {
-        return;
-    };
+    if let Some(daemon) = start_heimdal_kcm() {
+        exercise(&daemon);
+    }
+}
+
+#[test]
+fn kcm_cache_against_sssd_kcm() {
+    if let Some(daemon) = start_sssd_kcm() {
+        exercise(&daemon);
+    }
+}
+
+fn exercise(daemon: &Daemon) {
     let client = KcmClient::new(daemon.socket());
 
     // The default cache of root is named after the UID.
@@ -121,7 +180,16 @@ fn kcm_cache_against_heimdal_kcm() {
     for cred in &mit.credentials {
         cache.store(cred).unwrap();
     }
-    assert_eq!(cache.entries().unwrap(), mit.credentials);
+    // Each server lists entries in its own order (sssd-kcm's is not the
+    // order of storing), so compare them sorted.
+    let sorted = |mut creds: Vec<krb5::credentials::Credential>| {
+        creds.sort_by_key(|c| c.server.to_string());
+        creds
+    };
+    assert_eq!(
+        sorted(cache.entries().unwrap()),
+        sorted(mit.credentials.clone())
+    );
     assert_eq!(cache.credentials().unwrap().len(), 2);
 
     // A second store for the same server replaces the first.
@@ -133,7 +201,7 @@ fn kcm_cache_against_heimdal_kcm() {
     assert_eq!(cache.retrieve(&nfs_name, None).unwrap(), nfs);
 
     // MIT's klist reads what we stored, through the same daemon.
-    let listed = klist(&daemon, &["-c", "KCM:0"]);
+    let listed = klist(daemon, &["-c", "KCM:0"]);
     assert!(
         listed.contains("Default principal: alice@EXAMPLE.TEST"),
         "{listed}"
@@ -156,7 +224,7 @@ fn kcm_cache_against_heimdal_kcm() {
         Some(b"v2".to_vec())
     );
     assert_eq!(cache.credentials().unwrap().len(), 2);
-    let with_config = klist(&daemon, &["-C", "-c", "KCM:0"]);
+    let with_config = klist(daemon, &["-C", "-c", "KCM:0"]);
     assert!(
         with_config.contains("config: rgssd_test = v2"),
         "{with_config}"

@@ -187,6 +187,31 @@ fn unlink_collection(collection: &str) {
 }
 
 #[test]
+fn reads_mit_persistent_keyring_cache() {
+    let data =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mit-ccache-machine-aes-sha1.bin");
+    // A named cache inside the shared `_krb` collection of the persistent
+    // keyring, so that the collection's primary is left alone.
+    let uid = nix::unistd::geteuid().as_raw();
+    let name = format!("KEYRING:persistent:{uid}:{}", unique("p"));
+    if !mit_copy_cache(&data, &name) {
+        return;
+    }
+    let expected = capture("mit-ccache-machine-aes-sha1.bin");
+
+    let cache = ccache::resolve(&name).unwrap();
+    assert_eq!(cache.name(), name);
+    assert_eq!(cache.principal().unwrap(), expected.principal);
+    assert_eq!(cache.entries().unwrap().len(), expected.credentials.len());
+
+    let listed = ccache::collection(&format!("KEYRING:persistent:{uid}")).unwrap();
+    assert!(listed.iter().any(|c| c.name() == name));
+
+    cache.destroy().unwrap();
+    assert!(klist(&name).contains("not found") || !klist(&name).contains("Default principal"));
+}
+
+#[test]
 fn missing_collection_is_reported() {
     let name = format!("KEYRING:session:{}", unique("none"));
     match ccache::resolve(&name) {

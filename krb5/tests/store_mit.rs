@@ -364,15 +364,42 @@ impl MitKeytab {
         Some(Self { lib, ctx, kt })
     }
 
+    /// Closes the keytab handle and frees the context.
+    fn close(&self) {
+        type Close = unsafe extern "C" fn(*mut c_void, *mut c_void) -> i32;
+        type FreeContext = unsafe extern "C" fn(*mut c_void);
+        // SAFETY: the handles came from krb5_kt_resolve and
+        // krb5_init_context and are not used again.
+        unsafe {
+            let close: libloading::Symbol<Close> = self.lib.get(b"krb5_kt_close\0").unwrap();
+            let free: libloading::Symbol<FreeContext> =
+                self.lib.get(b"krb5_free_context\0").unwrap();
+            close(self.ctx, self.kt);
+            free(self.ctx);
+        }
+    }
+
     /// Calls krb5_kt_get_entry and returns the entry's kvno and enctype,
     /// read from their LP64 offsets in krb5_keytab_entry (20 and 28).
     fn get_entry(&self, principal: &str, kvno: u32, etype: i32) -> Option<(u32, i32)> {
+        self.get_entry_with_timestamp(principal, kvno, etype)
+            .map(|(kvno, etype, _)| (kvno, etype))
+    }
+
+    /// Like `get_entry`, adding the timestamp (LP64 offset 16).
+    fn get_entry_with_timestamp(
+        &self,
+        principal: &str,
+        kvno: u32,
+        etype: i32,
+    ) -> Option<(u32, i32, u32)> {
         let mut entry: EntryBuffer = [0; 16];
         self.with_entry(principal, kvno, etype, &mut entry, |_, _| ())?;
         let bytes: Vec<u8> = entry.iter().flat_map(|w| w.to_ne_bytes()).collect();
         Some((
             u32::from_ne_bytes(bytes[20..24].try_into().unwrap()),
             i32::from_ne_bytes(bytes[28..32].try_into().unwrap()),
+            u32::from_ne_bytes(bytes[16..20].try_into().unwrap()),
         ))
     }
 
@@ -566,4 +593,130 @@ fn reads_mit_written_caches() {
             );
         }
     }
+}
+
+/// A small xorshift generator, so the random cases are repeatable.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+#[test]
+fn key_selection_matches_mit_on_random_keytabs() {
+    let dir = temp_dir("ktsel");
+    let path = dir.join("random.keytab");
+    let principals = ["a@R", "b/h@R", "a@S"];
+    // Kvnos around the 8-bit wrap heuristic's bounds (128, 240, 256).
+    let kvnos = [
+        0u32, 1, 2, 3, 127, 128, 200, 240, 241, 255, 256, 257, 258, 300, 65537,
+    ];
+    let enctypes = [17, 18, 19, 20, 25, 26];
+    let timestamps = [100u32, 200, 300];
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+
+    for round in 0..300 {
+        let mut kt = Keytab::new();
+        for _ in 0..1 + rng.next() % 7 {
+            kt.add_entry(KeytabEntry {
+                principal: Principal::parse(rng.pick(&principals), None).unwrap(),
+                timestamp: rng.pick(&timestamps),
+                kvno: rng.pick(&kvnos),
+                key: Key::from_raw(rng.pick(&enctypes), vec![round as u8; 16]),
+            });
+        }
+        kt.save(path.to_str().unwrap()).unwrap();
+        let Some(mit_keytab) = MitKeytab::open(&path) else {
+            return;
+        };
+        for _ in 0..12 {
+            let principal = rng.pick(&principals);
+            let kvno = rng.pick(&kvnos);
+            let etype = if rng.next() % 3 == 0 {
+                0
+            } else {
+                rng.pick(&enctypes)
+            };
+            let p = Principal::parse(principal, None).unwrap();
+            let ours = kt
+                .find_key(Some(&p), (kvno != 0).then_some(kvno), etype)
+                .map(|e| (e.kvno, e.key.enctype(), e.timestamp));
+            // The timestamp tells apart entries with equal kvno and enctype.
+            let theirs = mit_keytab.get_entry_with_timestamp(principal, kvno, etype);
+            assert_eq!(
+                ours,
+                theirs,
+                "round {round}: {principal} kvno {kvno} enctype {etype} in {:?}",
+                kt.entries()
+            );
+        }
+        mit_keytab.close();
+    }
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn klist_reads_every_cache_version() {
+    if !have("klist") {
+        return;
+    }
+    let dir = temp_dir("ccver");
+    let alice = Principal::parse("alice@EXAMPLE.TEST", None).unwrap();
+    for version in 1..=4u8 {
+        let cache = file::CacheFile {
+            version,
+            kdc_offset: None,
+            principal: alice.clone(),
+            credentials: vec![
+                credential(&alice, "krbtgt/EXAMPLE.TEST@EXAMPLE.TEST", 18, 32),
+                credential(&alice, "nfs/server.example.test@EXAMPLE.TEST", 20, 32),
+            ],
+        };
+        let path = dir.join(format!("krb5cc_v{version}"));
+        fs::write(&path, file::encode(&cache).unwrap()).unwrap();
+        let name = format!("FILE:{}", path.display());
+        let out = mit(&dir, "klist", &["-e", "-c", &name]);
+        assert!(
+            out.contains("Default principal: alice@EXAMPLE.TEST"),
+            "v{version}: {out}"
+        );
+        assert!(
+            out.contains("krbtgt/EXAMPLE.TEST@EXAMPLE.TEST"),
+            "v{version}: {out}"
+        );
+        assert!(
+            out.contains(
+                "Etype (skey, tkt): aes256-cts-hmac-sha384-192, aes256-cts-hmac-sha384-192"
+            ),
+            "v{version}: {out}"
+        );
+        // And our cache type reads it back, stores in the same version.
+        let ours = file::FileCache::new(path.clone()).unwrap();
+        ours.store(&credential(
+            &alice,
+            "host/x.example.test@EXAMPLE.TEST",
+            17,
+            16,
+        ))
+        .unwrap();
+        assert_eq!(
+            file::parse(&fs::read(&path).unwrap()).unwrap().version,
+            version
+        );
+        let out = mit(&dir, "klist", &["-c", &name]);
+        assert!(
+            out.contains("host/x.example.test@EXAMPLE.TEST"),
+            "v{version}: {out}"
+        );
+    }
+    fs::remove_dir_all(dir).unwrap();
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use krb5::config::Config;
-use krb5::kdc::{KdcClient, KdcEndpoint, Settings, Transport};
+use krb5::kdc::{KdcClient, Settings};
 use krb5::locate::{self, LocateError};
 
 /// Builds a KDC client from krb5.conf: its `[libdefaults]` settings,
@@ -17,19 +17,7 @@ pub fn kdc_client(config: &Config) -> Result<KdcClient, LocateError> {
         let Some(servers) = locate::configured_kdcs(config, realm)? else {
             continue;
         };
-        let endpoints = servers
-            .into_iter()
-            .map(|server| KdcEndpoint {
-                host: server.host,
-                port: server.port,
-                transport: match server.transport {
-                    locate::Transport::Any => Transport::Any,
-                    locate::Transport::Udp => Transport::Udp,
-                    locate::Transport::Tcp => Transport::Tcp,
-                },
-            })
-            .collect();
-        settings.kdcs.insert(realm.to_string(), endpoints);
+        settings.kdcs.insert(realm.to_string(), servers);
     }
     Ok(KdcClient::with_config(settings, Arc::new(config.clone())))
 }
@@ -37,6 +25,7 @@ pub fn kdc_client(config: &Config) -> Result<KdcClient, LocateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use krb5::kdc::Transport;
 
     #[test]
     fn client_lists_configured_kdcs() {

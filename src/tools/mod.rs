@@ -86,6 +86,18 @@ pub const TOOLS: &[Tool] = &[
         summary: "destroy a credential cache or every cache of a collection",
         run: kdestroy::run,
     },
+    Tool {
+        name: "gssd",
+        aliases: &["rpc.gssd"],
+        summary: "serve the kernel's RPCSEC_GSS upcalls in rpc_pipefs (replaces rpc.gssd)",
+        run: crate::gssd::run,
+    },
+    Tool {
+        name: "svcgssd",
+        aliases: &["rpc.svcgssd"],
+        summary: "serve knfsd's RPCSEC_GSS context requests (replaces rpc.svcgssd)",
+        run: crate::svcgssd::run,
+    },
 ];
 
 fn find_tool(name: &str) -> Option<&'static Tool> {

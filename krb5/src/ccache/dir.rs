@@ -1,7 +1,7 @@
 //! DIR caches: a directory of FILE caches with a switchable primary.
 //!
 //! `DIR:/dir` names the directory's primary cache: the file `primary` in it
-//! holds one line with the primary cache's file name, and is created with
+//! contains one line with the primary cache's file name, and is created with
 //! `tkt` when missing. `DIR::/dir/tktXXX` names one cache directly. Cache
 //! file names start with `tkt`, as MIT krb5 requires.
 

@@ -3,10 +3,10 @@
 //! A cache file is a 16-bit version (`0x0501` to `0x0504`), in version 4 a
 //! header of tagged fields (tag 1 is the KDC time offset: seconds and
 //! microseconds), the default principal and then credentials until the end of
-//! the file. Versions 3 and 4 store integers big-endian; versions 1 and 2 use
-//! the writing host's byte order inside principals and credentials, and
-//! version 1 also counts the realm among the components and has no name
-//! type. Version 3 writes the keyblock's enctype twice.
+//! the file. Versions 3 and 4 store integers big-endian. Versions 1 and 2
+//! use the writing host's byte order inside principals and credentials.
+//! Version 1 also counts the realm among the components and has no name
+//! type, and version 3 writes the keyblock's enctype twice.
 //!
 //! A credential is: client and server principals, keyblock (16-bit
 //! enctype, 32-bit length, bytes), authtime, starttime, endtime and
@@ -299,13 +299,21 @@ pub fn write_credential(w: &mut Writer, version: u8, c: &Credential) -> Result<(
     w.u8(u8::from(c.is_skey));
     f.put_u32(w, c.flags);
 
-    let count = u32::try_from(c.addresses.len()).unwrap_or(u32::MAX);
+    let count = u32::try_from(c.addresses.len()).map_err(|_| EncodeError::TooLong {
+        field: "address count",
+        len: c.addresses.len(),
+        max: u32::MAX as usize,
+    })?;
     f.put_u32(w, count);
     for a in &c.addresses {
         f.put_u16(w, a.addr_type as u16);
         f.put_data(w, &a.address, "address")?;
     }
-    let count = u32::try_from(c.authdata.len()).unwrap_or(u32::MAX);
+    let count = u32::try_from(c.authdata.len()).map_err(|_| EncodeError::TooLong {
+        field: "authdata count",
+        len: c.authdata.len(),
+        max: u32::MAX as usize,
+    })?;
     f.put_u32(w, count);
     for ad in &c.authdata {
         f.put_u16(w, ad.ad_type as u16);
@@ -459,10 +467,11 @@ pub fn encode(file: &CacheFile) -> Result<Vec<u8>, EncodeError> {
     Ok(w.into_inner())
 }
 
-/// Holds an fcntl lock on the whole file until dropped with the file.
+/// Takes an fcntl lock on the whole file, held until the file is closed.
 ///
-/// Open file description locks (`F_OFD_SETLKW`) are what MIT krb5 1.20
-/// takes on Linux; they conflict with classic POSIX record locks too.
+/// Like MIT krb5 1.20, this takes an open file description lock
+/// (`F_OFD_SETLKW`), which also conflicts with classic POSIX record locks,
+/// and falls back to `F_SETLKW` on kernels older than Linux 3.15.
 fn lock(file: &File, exclusive: bool) -> io::Result<()> {
     let lock = nix::libc::flock {
         l_type: if exclusive {
@@ -475,9 +484,12 @@ fn lock(file: &File, exclusive: bool) -> io::Result<()> {
         l_len: 0,
         l_pid: 0,
     };
-    fcntl(file.as_fd(), FcntlArg::F_OFD_SETLKW(&lock))
-        .map(|_| ())
-        .map_err(io::Error::from)
+    match fcntl(file.as_fd(), FcntlArg::F_OFD_SETLKW(&lock)) {
+        Err(nix::errno::Errno::EINVAL) => fcntl(file.as_fd(), FcntlArg::F_SETLKW(&lock)),
+        other => other,
+    }
+    .map(|_| ())
+    .map_err(io::Error::from)
 }
 
 /// A FILE cache at a path.
@@ -525,7 +537,18 @@ impl FileCache {
         lock(&file, false).map_err(|e| self.io_error(e))?;
         let mut data = Vec::new();
         file.read_to_end(&mut data).map_err(|e| self.io_error(e))?;
+        self.check_not_empty(&data)?;
         parse(&data).map_err(|e| self.format_error(e))
+    }
+
+    /// Reports an empty file (as [`super::dir::DirCache::new_unique`] leaves) as a cache
+    /// that was never initialized, not as a format error.
+    fn check_not_empty(&self, data: &[u8]) -> Result<(), CcacheError> {
+        if data.is_empty() {
+            Err(CcacheError::NotInitialized { name: self.name() })
+        } else {
+            Ok(())
+        }
     }
 
     /// Opens the file for update under an exclusive lock and parses it.
@@ -539,6 +562,7 @@ impl FileCache {
         lock(&file, true).map_err(|e| self.io_error(e))?;
         let mut data = Vec::new();
         file.read_to_end(&mut data).map_err(|e| self.io_error(e))?;
+        self.check_not_empty(&data)?;
         let located = parse_located(&data).map_err(|e| self.format_error(e))?;
         Ok((file, located))
     }

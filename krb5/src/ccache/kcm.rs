@@ -6,8 +6,8 @@
 //! big-endian opcode. Each reply is a 32-bit length of the payload, a 32-bit
 //! transport status and the payload, which starts with the operation's
 //! 32-bit status (0 for success, else a krb5 error code).
-//! Cache names are NUL-terminated strings; principals and credentials use
-//! the FILE cache's version 4 encoding; UUIDs are 16 bytes and lists of
+//! Cache names are NUL-terminated strings. Principals and credentials use
+//! the FILE cache's version 4 encoding. UUIDs are 16 bytes, and lists of
 //! them run to the end of the reply.
 
 use std::io::{Read, Write};
@@ -21,7 +21,7 @@ use crate::codec::{EncodeError, Writer};
 use crate::credentials::Credential;
 use crate::principal::Principal;
 
-/// The socket path MIT and Heimdal use unless krb5.conf's `kcm_socket` says otherwise.
+/// The socket path MIT and Heimdal use unless krb5.conf sets `kcm_socket`.
 pub const DEFAULT_SOCKET: &str = "/var/run/.heim_org.h5l.kcm-socket";
 
 /// The largest reply accepted, as in MIT krb5 (10 MiB).
@@ -45,6 +45,8 @@ mod op {
     pub const SET_DEFAULT_CACHE: u16 = 21;
     pub const GET_KDC_OFFSET: u16 = 22;
     pub const SET_KDC_OFFSET: u16 = 23;
+    /// MIT's extension: replace a cache's principal, offset and credentials at once.
+    pub const REPLACE: u16 = 13002;
 }
 
 /// krb5 error codes a KCM server returns for a missing cache or entry.
@@ -246,16 +248,74 @@ impl KcmCache {
         );
         match self.request(op::REMOVE_CRED, &extra, "REMOVE_CRED") {
             Ok(_) | Err(CcacheError::NotFound { .. }) => Ok(()),
+            // sssd-kcm (2.8.2 at least) rejects REMOVE_CRED, so the cache is
+            // rewritten, but only when it contains a matching entry.
+            Err(CcacheError::Kcm { .. }) => {
+                let matches =
+                    |c: &Credential| c.client.same_name(client) && c.server.same_name(server);
+                if self.entries()?.iter().any(matches) {
+                    self.replace_without(matches)
+                } else {
+                    Ok(())
+                }
+            }
             Err(e) => Err(e),
         }
+    }
+
+    /// Rewrites the cache without the entries `drop` selects.
+    ///
+    /// MIT's REPLACE does it in one request: name, KDC offset (seconds),
+    /// principal, entry count, then each entry as a 32-bit length and its
+    /// encoding. Servers without it (sssd-kcm 2.8.2) get INITIALIZE and one
+    /// STORE per kept entry, which readers may observe half done.
+    fn replace_without(&self, drop: impl Fn(&Credential) -> bool) -> Result<(), CcacheError> {
+        let principal = self.principal()?;
+        let offset = self.kdc_offset()?.map_or(0, |o| o.seconds);
+        let mut kept = self.entries()?;
+        kept.retain(|c| !drop(c));
+
+        match self.replace(&principal, offset, &kept) {
+            Err(CcacheError::Kcm { .. }) => {}
+            other => return other,
+        }
+        let offset = (offset != 0).then_some(KdcOffset {
+            seconds: offset,
+            microseconds: 0,
+        });
+        self.initialize_with_offset(&principal, offset)?;
+        for cred in &kept {
+            let encoded = encode_credential(cred).map_err(|e| self.encode_error(e))?;
+            self.request(op::STORE, &encoded, "STORE")?;
+        }
+        Ok(())
+    }
+
+    fn replace(
+        &self,
+        principal: &Principal,
+        offset: i32,
+        kept: &[Credential],
+    ) -> Result<(), CcacheError> {
+        let mut w = Writer::new();
+        w.i32(offset);
+        w.put(&encode_principal(principal).map_err(|e| self.encode_error(e))?);
+        w.u32(kept.len() as u32);
+        for cred in kept {
+            let encoded = encode_credential(cred).map_err(|e| self.encode_error(e))?;
+            w.bytes_u32(&encoded, "credential")
+                .map_err(|e| self.encode_error(e))?;
+        }
+        self.request(op::REPLACE, w.as_slice(), "REPLACE")
+            .map(|_| ())
     }
 }
 
 /// Encodes a match credential (Heimdal's "creds tag") naming a client and
-/// a server: a 32-bit mask of the optional fields present (1 client,
-/// 2 server, 4 keyblock, 8 ticket, 16 second ticket, 32 authdata,
-/// 64 addresses), the present principals, then the times, is_skey and flags,
-/// which are always there.
+/// a server. It starts with a 32-bit mask of the optional fields present
+/// (1 client, 2 server, 4 keyblock, 8 ticket, 16 second ticket, 32 authdata,
+/// 64 addresses). The present principals follow, then the times, is_skey
+/// and flags, which are always there.
 fn encode_match_credential(client: &Principal, server: &Principal) -> Result<Vec<u8>, EncodeError> {
     const CLIENT_PRESENT: u32 = 0x0001;
     const SERVER_PRESENT: u32 = 0x0002;
@@ -363,7 +423,7 @@ impl CredentialCache for KcmCache {
     }
 
     fn entries(&self) -> Result<Vec<Credential>, CcacheError> {
-        // Heimdal's kcm answers KRB5_CC_END for a cache without credentials.
+        // Heimdal's kcm returns KRB5_CC_END for a cache without credentials.
         let params = name_param(&self.cache);
         let uuids = match self.client.call(op::GET_CRED_UUID_LIST, &params) {
             Ok(Err(KRB5_CC_END)) => Vec::new(),

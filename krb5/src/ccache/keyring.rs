@@ -7,7 +7,7 @@
 //! - the collection is a keyring named `_krb_COLLECTION` linked from the
 //!   anchor keyring; for `persistent:UID` it is the keyring `_krb` inside
 //!   the UID's persistent keyring;
-//! - the collection holds a `user` key `krb_ccache:primary` (32-bit
+//! - the collection contains a `user` key `krb_ccache:primary` (32-bit
 //!   big-endian version 1, 32-bit length, subsidiary name) and one keyring
 //!   per cache, named by its subsidiary name. Without a primary key the
 //!   primary is the collection name (`tkt` for an empty one);
@@ -143,9 +143,9 @@ fn find_link(
 /// Returns a `KeyRing` handle for the keyring `id` linked from `parent`.
 ///
 /// NOTE: linux-keyutils 0.2.5's `KeyRing::get_links(max)` passes `max` to
-/// the kernel as a byte count for a buffer of `max` 4-byte serials, and
-/// trusts the reply length; the buffer is therefore sized at twice the
-/// bytes the current links need, plus room for links added meanwhile.
+/// the kernel as a byte count for a buffer of `max` 4-byte serials, and it
+/// trusts the reply length. So the buffer gets twice the bytes the current
+/// links need, plus room for links added meanwhile.
 fn keyring_handle(parent: KeyRing, id: KeySerialId) -> Result<Option<KeyRing>, KeyError> {
     let count = link_ids(parent_id(parent)?)?.len();
     let links = parent.get_links((count + 16) * 8)?;
@@ -357,8 +357,14 @@ fn collection_keyring(name: &KeyringName) -> Result<KeyRing, CcacheError> {
                 ),
             });
         }
-        let ring = KeyRing::get_persistent(KeyRingIdentifier::Process)
-            .map_err(|e| keyring_error("get persistent keyring", e))?;
+        // Kernels without persistent keyrings get the user keyring, as in MIT.
+        let ring = match KeyRing::get_persistent(KeyRingIdentifier::Process) {
+            Err(KeyError::OperationNotSupported) => {
+                KeyRing::from_special_id(KeyRingIdentifier::User, false)
+            }
+            other => other,
+        }
+        .map_err(|e| keyring_error("get persistent keyring", e))?;
         (ring, PERSISTENT_COLLECTION.to_string())
     } else {
         let ring = match name.anchor.as_str() {
@@ -544,9 +550,9 @@ impl CredentialCache for KeyringCache {
         let key = ring
             .add_key(&cred.server.to_string(), &payload)
             .map_err(|e| self.error("add credential key", e))?;
-        let endtime = u64::from(cred.endtime);
-        if endtime > now() {
-            key.set_timeout((endtime - now()) as usize)
+        let remaining = u64::from(cred.endtime).saturating_sub(now());
+        if remaining > 0 {
+            key.set_timeout(remaining as usize)
                 .map_err(|e| self.error("set credential timeout", e))?;
         }
         self.update_expiry(ring)

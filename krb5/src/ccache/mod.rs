@@ -7,7 +7,7 @@
 //! - `KEYRING:...`: MIT's layout in the Linux kernel keyring ([`keyring`]);
 //! - `KCM:[name]`: a KCM daemon such as sssd-kcm or Heimdal's kcm ([`kcm`]).
 //!
-//! Besides tickets a cache holds configuration entries: pseudo-credentials
+//! Besides tickets a cache contains configuration entries: pseudo-credentials
 //! whose server is `krb5_ccache_conf_data/KEY[/PRINCIPAL]@X-CACHECONF:` and
 //! whose ticket field carries the value. [`CredentialCache::credentials`]
 //! leaves them out; [`CredentialCache::get_config`] reads them.
@@ -134,9 +134,9 @@ pub fn config_entry(
     }
 }
 
-/// A credential cache. Methods take `&self`; each call opens, locks and
-/// closes the backing store as MIT krb5 does, so several handles (and other
-/// processes) can share one cache.
+/// A credential cache. Methods take `&self`, and each call opens, locks and
+/// closes the backing store as MIT krb5 does. Several handles (and other
+/// processes) can therefore share one cache.
 pub trait CredentialCache: Send + Sync {
     /// Returns the full name, `TYPE:residual`.
     fn name(&self) -> String;
@@ -151,7 +151,9 @@ pub trait CredentialCache: Send + Sync {
         offset: Option<KdcOffset>,
     ) -> Result<(), CcacheError>;
 
-    /// Returns every stored entry, tickets and configuration entries, in order.
+    /// Returns every stored entry, tickets and configuration entries, in the
+    /// store's order: file order for FILE and DIR, link order for KEYRING,
+    /// the server's order for KCM.
     fn entries(&self) -> Result<Vec<Credential>, CcacheError>;
 
     /// Stores `cred`, replacing entries with the same client and server.
@@ -171,7 +173,8 @@ pub trait CredentialCache: Send + Sync {
         self.initialize_with_offset(principal, None)
     }
 
-    /// Returns the tickets, in order, without configuration entries.
+    /// Returns the tickets, in the order of [`Self::entries`], without
+    /// configuration entries.
     fn credentials(&self) -> Result<Vec<Credential>, CcacheError> {
         let mut all = self.entries()?;
         all.retain(|c| !is_config_entry(c));
@@ -227,7 +230,7 @@ pub trait CredentialCache: Send + Sync {
     }
 }
 
-/// The default FILE cache name for `uid`, as MIT builds it when neither
+/// Returns the default FILE cache name for `uid`, as MIT builds it when neither
 /// KRB5CCNAME nor krb5.conf's `default_ccache_name` is set.
 pub fn default_file_name(uid: u32) -> String {
     format!("FILE:/tmp/krb5cc_{uid}")

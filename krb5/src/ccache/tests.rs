@@ -191,6 +191,14 @@ fn dir_collection_lists_primary_first() {
     let dir = temp_dir("col");
     let first = dir::DirCache::new_unique(&dir).unwrap();
     let second = dir::DirCache::new_unique(&dir).unwrap();
+    assert!(matches!(
+        first.principal(),
+        Err(CcacheError::NotInitialized { .. })
+    ));
+    assert!(matches!(
+        first.store(&sample_credential("a@EXAMPLE.TEST", 18)),
+        Err(CcacheError::NotInitialized { .. })
+    ));
     first.initialize(&alice()).unwrap();
     second
         .initialize(&Principal::parse("bob@EXAMPLE.TEST", None).unwrap())
@@ -261,4 +269,49 @@ fn config_principal_layout() {
     assert_eq!(p.realm, "X-CACHECONF:");
     assert!(is_config_principal(&p));
     assert!(!is_config_principal(&tgt));
+}
+
+#[test]
+fn file_store_waits_for_posix_lock() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let dir = temp_dir("lock");
+    let path = dir.join("krb5cc");
+    let cache = file::FileCache::new(path.clone()).unwrap();
+    cache.initialize(&alice()).unwrap();
+
+    // Another process holds a classic POSIX lock (as MIT krb5 takes without
+    // OFD locks) for a while.
+    let script = format!(
+        "import fcntl, time\nf = open('{}', 'r+')\nfcntl.lockf(f, fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(0.8)\n",
+        path.display()
+    );
+    let Ok(mut child) = Command::new("python3")
+        .args(["-c", &script])
+        .stdout(Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("skipping: python3 is not installed");
+        return;
+    };
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "locked");
+
+    let start = Instant::now();
+    cache
+        .store(&sample_credential("nfs/server@EXAMPLE.TEST", 18))
+        .unwrap();
+    let waited = start.elapsed();
+    assert!(child.wait().unwrap().success());
+    assert!(
+        waited >= Duration::from_millis(400),
+        "store did not wait: {waited:?}"
+    );
+    assert_eq!(cache.credentials().unwrap().len(), 1);
+    fs::remove_dir_all(dir).unwrap();
 }

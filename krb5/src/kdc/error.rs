@@ -26,6 +26,11 @@ pub enum KdcError {
     },
     #[error("Cannot find KDC for realm {realm}: no KDC is configured; add kdc = HOST to the realm in [realms] of krb5.conf")]
     NoKdc { realm: String },
+    #[error("Cannot find KDC for realm {realm}: {source}")]
+    Locate {
+        realm: String,
+        source: crate::locate::LocateError,
+    },
     #[error("Cannot contact any KDC for realm {realm}: {}", join_attempts(.attempts))]
     Unreachable {
         realm: String,

@@ -13,7 +13,6 @@ pub mod tgs_exchange;
 pub mod transport;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,41 +24,23 @@ use crate::config::{Config, ConfigError};
 use crate::iana::enctype;
 use crate::messages::time;
 
-/// The transports a KDC may be reached by.
-///
-/// TODO: replace with `krb5::locate::Transport` and [`KdcEndpoint`] with
-/// `krb5::locate::KdcServer` once KDC location from krb5.conf and DNS exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    /// UDP or TCP, as the request size and the KDC's replies call for.
-    Any,
-    Udp,
-    Tcp,
-}
+pub use crate::locate::{KdcServer, Transport};
 
-/// One KDC address of a realm.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KdcEndpoint {
-    pub host: String,
-    pub port: u16,
-    pub transport: Transport,
-}
-
-impl fmt::Display for KdcEndpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') && !self.host.starts_with('[') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
+/// Formats a KDC address for messages, with brackets around IPv6 literals.
+pub(crate) fn kdc_display(kdc: &KdcServer) -> String {
+    if kdc.host.contains(':') && !kdc.host.starts_with('[') {
+        format!("[{}]:{}", kdc.host, kdc.port)
+    } else {
+        format!("{}:{}", kdc.host, kdc.port)
     }
 }
 
 /// Client settings, with the defaults of MIT krb5 1.20's `[libdefaults]`.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The KDCs of each realm, in the order to try them.
-    pub kdcs: BTreeMap<String, Vec<KdcEndpoint>>,
+    /// KDCs per realm, in the order to try them. A realm missing here is
+    /// located through krb5.conf and DNS when the client has a [`Config`].
+    pub kdcs: BTreeMap<String, Vec<KdcServer>>,
     /// Requests longer than this many bytes go over TCP first
     /// (`udp_preference_limit`, default 1465).
     pub udp_preference_limit: usize,
@@ -173,23 +154,50 @@ impl KdcClient {
         time::now_unix().saturating_add(self.settings.clock_offset)
     }
 
-    /// Sends one request to the KDCs of `realm` and returns the raw reply.
-    pub async fn send(&self, realm: &str, request: &[u8]) -> Result<Vec<u8>, KdcError> {
-        let kdcs = self
+    /// Returns the KDCs of `realm`: from [`Settings::kdcs`], else located
+    /// through krb5.conf and DNS SRV records.
+    async fn kdcs(&self, realm: &str) -> Result<Vec<KdcServer>, KdcError> {
+        if let Some(kdcs) = self
             .settings
             .kdcs
             .get(realm)
             .filter(|list| !list.is_empty())
-            .ok_or_else(|| KdcError::NoKdc {
+        {
+            return Ok(kdcs.clone());
+        }
+        let Some(config) = &self.config else {
+            return Err(KdcError::NoKdc {
                 realm: realm.to_string(),
+            });
+        };
+        let kdcs = crate::locate::locate_kdcs(config, realm)
+            .await
+            .map_err(|source| KdcError::Locate {
+                realm: realm.to_string(),
+                source,
             })?;
-        let total = self.settings.total_timeout;
-        match tokio::time::timeout(total, transport::send(request, kdcs, &self.settings)).await {
-            Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(attempts)) => Err(KdcError::Unreachable {
+        if kdcs.is_empty() {
+            return Err(KdcError::NoKdc {
                 realm: realm.to_string(),
-                attempts,
-            }),
+            });
+        }
+        Ok(kdcs)
+    }
+
+    /// Sends one request to the KDCs of `realm` and returns the raw reply.
+    pub async fn send(&self, realm: &str, request: &[u8]) -> Result<Vec<u8>, KdcError> {
+        let total = self.settings.total_timeout;
+        let exchange = async {
+            let kdcs = self.kdcs(realm).await?;
+            transport::send(request, &kdcs, &self.settings)
+                .await
+                .map_err(|attempts| KdcError::Unreachable {
+                    realm: realm.to_string(),
+                    attempts,
+                })
+        };
+        match tokio::time::timeout(total, exchange).await {
+            Ok(result) => result,
             Err(_) => Err(KdcError::Timeout {
                 realm: realm.to_string(),
                 seconds: total.as_secs(),
@@ -225,19 +233,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn endpoint_display_brackets_ipv6() {
-        let v6 = KdcEndpoint {
+    fn kdc_display_brackets_ipv6() {
+        let v6 = KdcServer {
             host: "::1".to_string(),
             port: 88,
             transport: Transport::Any,
         };
-        assert_eq!(v6.to_string(), "[::1]:88");
-        let v4 = KdcEndpoint {
+        assert_eq!(kdc_display(&v6), "[::1]:88");
+        let v4 = KdcServer {
             host: "127.0.0.1".to_string(),
             port: 750,
             transport: Transport::Udp,
         };
-        assert_eq!(v4.to_string(), "127.0.0.1:750");
+        assert_eq!(kdc_display(&v4), "127.0.0.1:750");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
-use super::{KdcEndpoint, Settings, Transport};
+use super::{kdc_display, KdcServer, Settings, Transport};
 use crate::messages::error_code::KRB_ERR_RESPONSE_TOO_BIG;
 
 /// The largest reply read over TCP. MIT krb5 1.20 refuses TCP replies over
@@ -43,7 +43,7 @@ impl std::fmt::Display for Attempt {
 /// the same KDC be asked again over TCP. Each attempt gets `kdc_timeout`.
 pub async fn send(
     request: &[u8],
-    kdcs: &[KdcEndpoint],
+    kdcs: &[KdcServer],
     settings: &Settings,
 ) -> Result<Vec<u8>, Vec<Attempt>> {
     let prefer_tcp = request.len() > settings.udp_preference_limit;
@@ -60,7 +60,7 @@ pub async fn send(
             Ok(addresses) => addresses,
             Err(error) => {
                 attempts.push(Attempt {
-                    kdc: kdc.to_string(),
+                    kdc: kdc_display(kdc),
                     transport: "dns",
                     error,
                 });
@@ -119,22 +119,14 @@ impl Protocol {
     }
 }
 
-async fn resolve(kdc: &KdcEndpoint) -> Result<Vec<SocketAddr>, String> {
-    // NOTE: names other than IP literals go through the system resolver
-    // (tokio's getaddrinfo), which a static musl build answers from
-    // /etc/hosts and DNS only.
-    let host = kdc.host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, kdc.port)]);
-    }
-    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, kdc.port))
+async fn resolve(kdc: &KdcServer) -> Result<Vec<SocketAddr>, String> {
+    let addresses = crate::locate::resolve_host(&kdc.host)
         .await
-        .map_err(|e| format!("cannot resolve host name: {e}"))?
-        .collect();
-    if addresses.is_empty() {
-        return Err("host name has no addresses".to_string());
-    }
-    Ok(addresses)
+        .map_err(|e| e.to_string())?;
+    Ok(addresses
+        .into_iter()
+        .map(|ip| SocketAddr::new(ip, kdc.port))
+        .collect())
 }
 
 /// Returns true if `reply` is a KRB-ERROR with code 52 (KRB_ERR_RESPONSE_TOO_BIG).
@@ -252,8 +244,8 @@ mod tests {
         }
     }
 
-    fn endpoint(address: SocketAddr, transport: Transport) -> KdcEndpoint {
-        KdcEndpoint {
+    fn endpoint(address: SocketAddr, transport: Transport) -> KdcServer {
+        KdcServer {
             host: address.ip().to_string(),
             port: address.port(),
             transport,
