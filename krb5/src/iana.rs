@@ -131,5 +131,6 @@ pub mod msg_type {
     pub const TGS_REP: i32 = 13;
     pub const AP_REQ: i32 = 14;
     pub const AP_REP: i32 = 15;
+    pub const KRB_CRED: i32 = 22;
     pub const KRB_ERROR: i32 = 30;
 }

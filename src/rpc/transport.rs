@@ -1,0 +1,246 @@
+//! Sending one RPC call and receiving its reply over TCP (with RFC 5531 §11
+//! record marking) or UDP, within a deadline.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::time::timeout;
+
+/// The largest reply accepted. A creation reply carries one AP-REP token,
+/// which is far smaller; the bound keeps a hostile server from making us
+/// allocate without limit.
+pub const MAX_REPLY_LEN: usize = 1 << 20;
+
+/// The last-fragment bit of a record mark.
+const LAST_FRAGMENT: u32 = 0x8000_0000;
+
+/// The transport named by the `protocol:` line of a client's `info` file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+/// Errors from one call.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("RPC call to {addr} over {proto:?} timed out after {secs} s")]
+    Timeout {
+        addr: SocketAddr,
+        proto: Protocol,
+        secs: u64,
+    },
+    #[error("RPC call to {addr} failed: {source}")]
+    Io {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    #[error("RPC reply from {addr} is larger than {MAX_REPLY_LEN} bytes")]
+    ReplyTooLarge { addr: SocketAddr },
+}
+
+/// Sends `call` (an encoded RPC message) and returns the first reply whose
+/// first four bytes match `xid`, within `deadline`.
+pub async fn call(
+    addr: SocketAddr,
+    proto: Protocol,
+    call: &[u8],
+    xid: u32,
+    deadline: Duration,
+) -> Result<Vec<u8>, TransportError> {
+    let exchange = async {
+        match proto {
+            Protocol::Tcp => call_tcp(addr, call, xid).await,
+            Protocol::Udp => call_udp(addr, call, xid).await,
+        }
+    };
+    match timeout(deadline, exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(TransportError::Timeout {
+            addr,
+            proto,
+            secs: deadline.as_secs(),
+        }),
+    }
+}
+
+async fn call_tcp(addr: SocketAddr, call: &[u8], xid: u32) -> Result<Vec<u8>, TransportError> {
+    let io_err = |source| TransportError::Io { addr, source };
+    let len = u32::try_from(call.len())
+        .ok()
+        .filter(|len| *len < LAST_FRAGMENT)
+        .ok_or_else(|| io_err(io::Error::other("call too large for one record fragment")))?;
+
+    let mut stream = TcpStream::connect(addr).await.map_err(io_err)?;
+    let mut record = Vec::with_capacity(4 + call.len());
+    record.extend_from_slice(&(LAST_FRAGMENT | len).to_be_bytes());
+    record.extend_from_slice(call);
+    stream.write_all(&record).await.map_err(io_err)?;
+
+    loop {
+        let reply = read_record(&mut stream, addr).await?;
+        if reply.get(..4) == Some(&xid.to_be_bytes()[..]) {
+            return Ok(reply);
+        }
+    }
+}
+
+/// Reads one record, joining its fragments.
+async fn read_record(stream: &mut TcpStream, addr: SocketAddr) -> Result<Vec<u8>, TransportError> {
+    let io_err = |source| TransportError::Io { addr, source };
+    let mut record = Vec::new();
+    loop {
+        let mut mark = [0u8; 4];
+        stream.read_exact(&mut mark).await.map_err(io_err)?;
+        let mark = u32::from_be_bytes(mark);
+        let len = (mark & !LAST_FRAGMENT) as usize;
+        if record.len() + len > MAX_REPLY_LEN {
+            return Err(TransportError::ReplyTooLarge { addr });
+        }
+
+        let start = record.len();
+        record.resize(start + len, 0);
+        stream
+            .read_exact(&mut record[start..])
+            .await
+            .map_err(io_err)?;
+        if mark & LAST_FRAGMENT != 0 {
+            return Ok(record);
+        }
+    }
+}
+
+/// Sends the datagram, resending it with a doubling interval until a reply
+/// with our xid arrives; the caller's deadline bounds the whole exchange.
+async fn call_udp(addr: SocketAddr, call: &[u8], xid: u32) -> Result<Vec<u8>, TransportError> {
+    let io_err = |source| TransportError::Io { addr, source };
+    let local = if addr.is_ipv4() {
+        SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0))
+    } else {
+        SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0))
+    };
+    let socket = UdpSocket::bind(local).await.map_err(io_err)?;
+    socket.connect(addr).await.map_err(io_err)?;
+
+    let mut interval = Duration::from_millis(500);
+    let mut buf = vec![0u8; 65536];
+    loop {
+        socket.send(call).await.map_err(io_err)?;
+        let wait = async {
+            loop {
+                let n = socket.recv(&mut buf).await?;
+                if buf[..n].get(..4) == Some(&xid.to_be_bytes()[..]) {
+                    return Ok::<_, io::Error>(buf[..n].to_vec());
+                }
+            }
+        };
+        match timeout(interval, wait).await {
+            Ok(reply) => return reply.map_err(io_err),
+            Err(_) => interval = (interval * 2).min(Duration::from_secs(4)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    #[tokio::test]
+    async fn tcp_call_joins_fragments_and_skips_other_xids() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let request = read_record(&mut stream, addr).await.unwrap();
+            assert_eq!(request, b"\0\0\0\x09call");
+
+            // A stale reply, then the real one in two fragments.
+            stream
+                .write_all(&(LAST_FRAGMENT | 4).to_be_bytes())
+                .await
+                .unwrap();
+            stream.write_all(&[0, 0, 0, 8]).await.unwrap();
+            stream.write_all(&6u32.to_be_bytes()).await.unwrap();
+            stream.write_all(&[0, 0, 0, 9, 1, 2]).await.unwrap();
+            stream
+                .write_all(&(LAST_FRAGMENT | 1).to_be_bytes())
+                .await
+                .unwrap();
+            stream.write_all(&[3]).await.unwrap();
+        });
+
+        let reply = call(
+            addr,
+            Protocol::Tcp,
+            b"\0\0\0\x09call",
+            9,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        assert_eq!(reply, [0, 0, 0, 9, 1, 2, 3]);
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn tcp_reply_size_is_bounded() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let _ = read_record(&mut stream, addr).await;
+            let huge = LAST_FRAGMENT | (MAX_REPLY_LEN as u32 + 1);
+            stream.write_all(&huge.to_be_bytes()).await.unwrap();
+        });
+        let err = call(
+            addr,
+            Protocol::Tcp,
+            b"\0\0\0\x01",
+            1,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, TransportError::ReplyTooLarge { .. }));
+    }
+
+    #[tokio::test]
+    async fn udp_call_and_timeout() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = server.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            let (n, peer) = server.recv_from(&mut buf).await.unwrap();
+            let mut reply = buf[..4].to_vec();
+            reply.extend_from_slice(&buf[4..n]);
+            server.send_to(&reply, peer).await.unwrap();
+        });
+        let reply = call(
+            addr,
+            Protocol::Udp,
+            b"\0\0\0\x05ping",
+            5,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        assert_eq!(reply, b"\0\0\0\x05ping");
+
+        let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let err = call(
+            silent.local_addr().unwrap(),
+            Protocol::Udp,
+            b"\0\0\0\x06",
+            6,
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, TransportError::Timeout { .. }));
+    }
+}
