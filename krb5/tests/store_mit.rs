@@ -650,7 +650,7 @@ fn key_selection_matches_mit_on_random_keytabs() {
             let ours = kt
                 .find_key(Some(&p), (kvno != 0).then_some(kvno), etype)
                 .map(|e| (e.kvno, e.key.enctype(), e.timestamp));
-            // The timestamp tells apart entries with equal kvno and enctype.
+            // The timestamp distinguishes entries with equal kvno and enctype.
             let theirs = mit_keytab.get_entry_with_timestamp(principal, kvno, etype);
             assert_eq!(
                 ours,

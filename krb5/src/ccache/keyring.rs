@@ -11,7 +11,7 @@
 //!   big-endian version 1, 32-bit length, subsidiary name) and one keyring
 //!   per cache, named by its subsidiary name. Without a primary key the
 //!   primary is the collection name (`tkt` for an empty one);
-//! - a cache keyring holds the `user` key `__krb5_princ__` (the default
+//! - a cache keyring contains the `user` key `__krb5_princ__` (the default
 //!   principal), optionally `__krb5_time_offsets__` (32-bit big-endian
 //!   seconds and microseconds) and one key per credential, named by the
 //!   unparsed server principal, of type `big_key` or `user`. Principals and
