@@ -237,6 +237,50 @@ fn reads_mit_legacy_keyring_cache() {
     unlink_collection(&collection);
 }
 
+#[test]
+fn switches_keyring_primary_for_mit() {
+    let user =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mit-ccache-user-aes-sha2.bin");
+    let machine =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mit-ccache-machine-aes-sha2.bin");
+    let collection = unique("sw");
+    let name = format!("KEYRING:session:{collection}");
+    if !mit_copy_cache(&user, &name) || !mit_copy_cache(&machine, &format!("{name}:second")) {
+        return;
+    }
+
+    let caches = ccache::collection(&name).unwrap();
+    let names: Vec<String> = caches.iter().map(|c| c.name()).collect();
+    assert_eq!(
+        names,
+        [format!("{name}:{collection}"), format!("{name}:second")],
+        "the primary comes first"
+    );
+
+    let second =
+        ccache::keyring::KeyringCache::open(&format!("session:{collection}:second")).unwrap();
+    second.make_primary().unwrap();
+    let listed = Command::new("klist")
+        .env("KRB5CCNAME", &name)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("Default principal: nfs/nfs.example.test@EXAMPLE.TEST"),
+        "{listed}"
+    );
+    assert_eq!(
+        ccache::resolve(&name).unwrap().name(),
+        format!("{name}:second")
+    );
+
+    for cache in ccache::collection(&name).unwrap() {
+        cache.destroy().unwrap();
+    }
+    unlink_collection(&collection);
+}
+
 /// Runs a shell command (keyutils' `keyctl`), returning its trimmed output.
 fn sh(script: &str) -> Option<String> {
     let out = Command::new("sh").args(["-c", script]).output().ok()?;
