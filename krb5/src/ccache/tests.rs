@@ -315,3 +315,25 @@ fn file_store_waits_for_posix_lock() {
     assert_eq!(cache.credentials().unwrap().len(), 1);
     fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn file_cache_hides_mit_removed_entries() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/mit-ccache-user-removed-entry.bin");
+    let cache = file::FileCache::new(path).unwrap();
+    let servers: Vec<String> = cache
+        .entries()
+        .unwrap()
+        .iter()
+        .map(|c| c.server.to_string())
+        .collect();
+    assert!(
+        servers.iter().all(|s| !s.starts_with("nfs/")),
+        "{servers:?}"
+    );
+    assert!(
+        servers.iter().all(|s| !s.contains("fast_avail")),
+        "{servers:?}"
+    );
+    assert_eq!(cache.credentials().unwrap().len(), 1);
+}
