@@ -1,5 +1,5 @@
 //! The RFC 3961 framework: keys, and a table of enctype profiles that the
-//! rest of the crate asks instead of branching on enctype numbers.
+//! rest of the crate looks up instead of branching on enctype numbers.
 //!
 //! One module per defining document:
 //! `nfold` and `rfc3961` (n-fold, DK/DR, the simplified profile),
@@ -124,11 +124,12 @@ impl Key {
     ///
     /// `s2kparams` is the value from ETYPE-INFO2, or `None` for the enctype's
     /// default. For the PBKDF2 enctypes it is a 4-byte big-endian iteration
-    /// count. As MIT krb5 1.20 does, counts below the enctype's default (4096
+    /// count. As in MIT krb5 1.20, counts below the enctype's default (4096
     /// for AES-SHA1, 32768 for AES-SHA2 and Camellia) are rejected, because a
-    /// forged KDC reply could otherwise make password guessing cheap, and so
-    /// are 0 (which RFC 3962 defines as 2^32) and counts of 2^24 or more.
-    /// des3-cbc-sha1 takes no parameters, and rc4-hmac ignores the salt.
+    /// forged KDC reply could otherwise make password guessing cheap. Counts
+    /// of 0 (which RFC 3962 defines as 2^32) and of 2^24 or more are rejected
+    /// too. des3-cbc-sha1 and rc4-hmac take no parameters, and rc4-hmac
+    /// ignores the salt.
     pub fn from_password(
         enctype: i32,
         password: &[u8],
