@@ -321,3 +321,116 @@ fn find_profile(enctype: i32) -> Result<&'static Profile, CryptoError> {
 fn fill_random(buf: &mut [u8]) -> Result<(), CryptoError> {
     getrandom::fill(buf).map_err(|e| CryptoError::Random(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_salt_is_realm_then_components() {
+        let principal = Principal::new(vec!["nfs", "server.example.com"], "EXAMPLE.COM");
+        assert_eq!(
+            default_salt(&principal),
+            b"EXAMPLE.COMnfsserver.example.com"
+        );
+    }
+
+    #[test]
+    fn key_new_checks_length() {
+        assert!(Key::new(18, vec![0; 32]).is_ok());
+        assert_eq!(
+            Key::new(18, vec![0; 16]),
+            Err(CryptoError::KeyLength {
+                enctype: 18,
+                actual: 16,
+                expected: 32
+            })
+        );
+        assert_eq!(
+            Key::new(1, vec![0; 8]),
+            Err(CryptoError::UnsupportedEnctype(1))
+        );
+    }
+
+    #[test]
+    fn raw_key_of_wrong_length_is_rejected() {
+        let key = Key::from_raw(17, vec![0; 5]);
+        assert!(matches!(
+            key.encrypt(1, b"x"),
+            Err(CryptoError::KeyLength { .. })
+        ));
+        assert!(matches!(
+            key.decrypt(1, &[0; 40]),
+            Err(CryptoError::KeyLength { .. })
+        ));
+        assert!(matches!(
+            key.checksum(1, b"x"),
+            Err(CryptoError::KeyLength { .. })
+        ));
+        assert!(matches!(key.prf(b"x"), Err(CryptoError::KeyLength { .. })));
+    }
+
+    #[test]
+    fn decrypt_garbage_fails_without_panic() {
+        for profile in profile::all() {
+            let key = Key::random(profile.enctype).unwrap();
+            for len in 0..100 {
+                let mut garbage = vec![0u8; len];
+                fill_random(&mut garbage).unwrap();
+                assert!(
+                    key.decrypt(7, &garbage).is_err(),
+                    "enctype {}, length {len}",
+                    profile.enctype
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn ciphertext_length_matches_encrypt() {
+        for profile in profile::all() {
+            let key = Key::random(profile.enctype).unwrap();
+            for len in [0, 1, 7, 8, 15, 16, 17, 100] {
+                let ciphertext = key.encrypt(1, &vec![1; len]).unwrap();
+                assert_eq!(
+                    ciphertext.len(),
+                    profile.ciphertext_length(len),
+                    "enctype {}, length {len}",
+                    profile.enctype
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn encrypt_with_confounder_checks_length() {
+        let key = Key::random(17).unwrap();
+        assert!(matches!(
+            key.encrypt_with_confounder(1, &[0; 8], b"x"),
+            Err(CryptoError::ConfounderLength { .. })
+        ));
+    }
+
+    #[test]
+    fn weak_and_supported_enctypes() {
+        assert!(is_weak(16));
+        assert!(is_weak(23));
+        assert!(!is_weak(18));
+        assert!(is_supported(18));
+        assert!(is_supported(25));
+        assert!(!is_supported(1));
+        assert_eq!(is_supported(16), cfg!(feature = "legacy-enctypes"));
+        assert_eq!(key_length(20), Some(32));
+        assert_eq!(checksum_length(16), Some(12));
+        assert_eq!(checksum_length(20), Some(24));
+        assert_eq!(checksum_length(0x8003), None);
+    }
+
+    #[test]
+    fn key_debug_hides_bytes() {
+        let key = Key::new(17, vec![0xab; 16]).unwrap();
+        let text = format!("{key:?}");
+        assert!(!text.contains("171"), "{text}");
+        assert!(!text.to_lowercase().contains("ab, "), "{text}");
+    }
+}
