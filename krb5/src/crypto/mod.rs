@@ -62,6 +62,8 @@ pub enum CryptoError {
     },
     #[error("invalid string-to-key parameters for enctype {enctype}: {reason}")]
     S2kParams { enctype: i32, reason: String },
+    #[error("invalid password for enctype {enctype}: {reason}")]
+    InvalidPassword { enctype: i32, reason: String },
     #[error("wrong confounder length for enctype {enctype}: {actual} bytes, expected {expected}")]
     ConfounderLength {
         enctype: i32,

@@ -87,11 +87,9 @@ impl EnctypeOps for Rc4Hmac {
         _salt: &[u8],
         _params: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        let text = std::str::from_utf8(password).map_err(|e| CryptoError::S2kParams {
+        let text = std::str::from_utf8(password).map_err(|e| CryptoError::InvalidPassword {
             enctype: enctype::RC4_HMAC,
-            reason: format!(
-                "the password is not valid UTF-8 ({e}), so it cannot be converted to UTF-16LE"
-            ),
+            reason: format!("it is not valid UTF-8 ({e}), so it cannot be converted to UTF-16LE"),
         })?;
         let mut utf16 = Zeroizing::new(Vec::with_capacity(text.len() * 2));
         for unit in text.encode_utf16() {
