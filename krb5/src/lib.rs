@@ -7,16 +7,21 @@
 //! - `codec`: the byte cursor shared by the binary file formats;
 //! - `messages`: RFC 4120 messages on top of `rasn-kerberos`;
 //! - `keytab` and `ccache`: MIT's on-disk formats and the other cache types;
-//! - `config`: krb5.conf;
+//! - `config`: the krb5.conf file and its lookups;
 //! - `kdc`: the asynchronous KDC client (AS and TGS exchanges);
 //! - `gss`: the GSS-API krb5 mechanism and the kernel's lucid context export.
 #![forbid(unsafe_code)]
 
+pub mod ccache;
 pub mod codec;
+pub mod config;
 pub mod credentials;
 pub mod crypto;
 pub mod gss;
 pub mod iana;
+pub mod kdc;
+pub mod keytab;
+pub mod locate;
 pub mod messages;
 pub mod principal;
 

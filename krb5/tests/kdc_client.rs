@@ -1,0 +1,738 @@
+//! The KDC client against a real MIT krb5kdc started by `testkdc`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use krb5::config::Config;
+use krb5::credentials::{ticket_flags, Credential};
+use krb5::iana::{enctype, key_usage};
+use krb5::kdc::{
+    AsOptions, KdcClient, KdcError, KdcServer, Secret, Settings, TgsOptions, Transport,
+};
+use krb5::keytab::Keytab;
+use krb5::messages::padata::SaltInfo;
+use krb5::messages::{self, error_code};
+use krb5::Principal;
+use testkdc::{TestKdc, TestKdcOptions};
+
+const REALM: &str = "KRBTEST.COM";
+const SECOND_REALM: &str = "SECOND.TEST";
+
+fn endpoint(port: u16) -> KdcServer {
+    KdcServer {
+        host: "127.0.0.1".to_string(),
+        port,
+        transport: Transport::Any,
+    }
+}
+
+/// Settings that reach `kdc` for both of its realms.
+fn settings(kdc: &TestKdc) -> Settings {
+    let mut kdcs = BTreeMap::new();
+    kdcs.insert(kdc.realm().to_string(), vec![endpoint(kdc.port())]);
+    if let Some(second) = kdc.second_realm() {
+        kdcs.insert(second.to_string(), vec![endpoint(kdc.port())]);
+    }
+    Settings {
+        kdcs,
+        kdc_timeout: Duration::from_secs(2),
+        ..Settings::default()
+    }
+}
+
+fn enctype_name(enctype: i32) -> &'static str {
+    krb5::iana::enctype::name(enctype).unwrap()
+}
+
+fn principal(name: &str) -> Principal {
+    Principal::parse(name, Some(REALM)).unwrap()
+}
+
+fn start(options: TestKdcOptions) -> TestKdc {
+    TestKdc::start(options).unwrap_or_else(|e| panic!("cannot start the test KDC: {e}"))
+}
+
+fn now() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as u32
+}
+
+/// Decrypts a service ticket with the service's keytab and returns its EncTicketPart.
+fn open_ticket(credential: &Credential, keytab: &Keytab) -> messages::EncTicketPart {
+    let ticket = messages::decode_ticket(&credential.ticket).unwrap();
+    let entry = keytab
+        .find_key(
+            Some(&credential.server),
+            ticket.enc_part.kvno,
+            ticket.enc_part.etype,
+        )
+        .expect("service key in keytab");
+    let plaintext = entry
+        .key
+        .decrypt(key_usage::KDC_REP_TICKET, &ticket.enc_part.cipher)
+        .unwrap();
+    messages::decode_enc_ticket_part(&plaintext).unwrap()
+}
+
+fn keys_of(keytab: &Keytab, principal: &Principal) -> Vec<krb5::crypto::Key> {
+    keytab
+        .entries()
+        .iter()
+        .filter(|entry| entry.principal.same_name(principal))
+        .map(|entry| entry.key.clone())
+        .collect()
+}
+
+/// Reads the test KDC's krb5.conf, which lists its address.
+fn krb5_conf(kdc: &TestKdc) -> Config {
+    let path = kdc.krb5_conf();
+    Config::load_path_list(path.to_str().unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A client configured and locating KDCs only through the test KDC's krb5.conf.
+fn client_from_krb5_conf(kdc: &TestKdc) -> KdcClient {
+    KdcClient::from_config(Arc::new(krb5_conf(kdc))).unwrap()
+}
+
+async fn as_with_password(enctype: i32) {
+    let name = enctype_name(enctype);
+    let kdc = start(
+        TestKdcOptions::new(REALM)
+            .with_enctypes(&[enctype])
+            .libdefault(&format!("default_tkt_enctypes = {name}"))
+            .libdefault(&format!("default_tgs_enctypes = {name}"))
+            .user("alice", "alice password")
+            .service("nfs/server.krbtest.com"),
+    );
+    let client = client_from_krb5_conf(&kdc);
+    assert_eq!(client.settings().default_tkt_enctypes, [enctype]);
+    let alice = principal("alice");
+    let credential = client
+        .get_initial_credentials(
+            &alice,
+            &Secret::password("alice password"),
+            &AsOptions::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("AS for enctype {enctype}: {e}\n{}", kdc.log()));
+
+    assert_eq!(credential.client, alice);
+    assert!(credential
+        .server
+        .same_name(&Principal::krbtgt(REALM, REALM)));
+    assert_eq!(credential.session_key.enctype(), enctype);
+    assert!(credential.flags & ticket_flags::INITIAL != 0);
+    assert!(credential.flags & ticket_flags::PRE_AUTHENT != 0);
+    assert!(credential.endtime > now());
+    let ticket = messages::decode_ticket(&credential.ticket).unwrap();
+    assert_eq!(ticket.enc_part.etype, enctype);
+
+    // The TGS exchange with this enctype: the req-body checksum, the
+    // authenticator and the subkey-encrypted reply.
+    let nfs = principal("nfs/server.krbtest.com");
+    let service = client
+        .get_service_credentials(&credential, &nfs, &TgsOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("TGS for enctype {enctype}: {e}\n{}", kdc.log()))
+        .credential;
+    assert_eq!(service.session_key.enctype(), enctype);
+    let keytab = Keytab::load_path(kdc.keytab("nfs/server.krbtest.com").unwrap()).unwrap();
+    let part = open_ticket(&service, &keytab);
+    assert_eq!(part.key.value.as_ref(), service.session_key.bytes());
+}
+
+async fn as_with_keytab(enctype: i32) {
+    let name = enctype_name(enctype);
+    let kdc = start(
+        TestKdcOptions::new(REALM)
+            .with_enctypes(&[enctype])
+            .libdefault(&format!("default_tkt_enctypes = {name}"))
+            .service("host/client.krbtest.com"),
+    );
+    let client = client_from_krb5_conf(&kdc);
+    let host = principal("host/client.krbtest.com");
+    let keytab = Keytab::load_path(kdc.keytab("host/client.krbtest.com").unwrap()).unwrap();
+    let credential = client
+        .get_initial_credentials(
+            &host,
+            &Secret::Keys(keys_of(&keytab, &host)),
+            &AsOptions::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("AS with keytab for enctype {enctype}: {e}\n{}", kdc.log()));
+    assert!(credential.client.same_name(&host));
+    assert_eq!(credential.session_key.enctype(), enctype);
+}
+
+#[tokio::test]
+async fn as_password_aes128_sha1() {
+    as_with_password(enctype::AES128_CTS_HMAC_SHA1_96).await;
+}
+
+#[tokio::test]
+async fn as_password_aes256_sha1() {
+    as_with_password(enctype::AES256_CTS_HMAC_SHA1_96).await;
+}
+
+#[tokio::test]
+async fn as_password_aes128_sha2() {
+    as_with_password(enctype::AES128_CTS_HMAC_SHA256_128).await;
+}
+
+#[tokio::test]
+async fn as_password_aes256_sha2() {
+    as_with_password(enctype::AES256_CTS_HMAC_SHA384_192).await;
+}
+
+#[tokio::test]
+async fn as_password_camellia128() {
+    as_with_password(enctype::CAMELLIA128_CTS_CMAC).await;
+}
+
+#[tokio::test]
+async fn as_password_camellia256() {
+    as_with_password(enctype::CAMELLIA256_CTS_CMAC).await;
+}
+
+#[tokio::test]
+async fn as_keytab_aes128_sha1() {
+    as_with_keytab(enctype::AES128_CTS_HMAC_SHA1_96).await;
+}
+
+#[tokio::test]
+async fn as_keytab_aes256_sha1() {
+    as_with_keytab(enctype::AES256_CTS_HMAC_SHA1_96).await;
+}
+
+#[tokio::test]
+async fn as_keytab_aes128_sha2() {
+    as_with_keytab(enctype::AES128_CTS_HMAC_SHA256_128).await;
+}
+
+#[tokio::test]
+async fn as_keytab_aes256_sha2() {
+    as_with_keytab(enctype::AES256_CTS_HMAC_SHA384_192).await;
+}
+
+#[tokio::test]
+async fn as_keytab_camellia128() {
+    as_with_keytab(enctype::CAMELLIA128_CTS_CMAC).await;
+}
+
+#[tokio::test]
+async fn as_keytab_camellia256() {
+    as_with_keytab(enctype::CAMELLIA256_CTS_CMAC).await;
+}
+
+#[tokio::test]
+async fn tgs_service_ticket() {
+    let kdc = start(
+        TestKdcOptions::new(REALM)
+            .user("alice", "pw")
+            .service("nfs/server.krbtest.com"),
+    );
+    let client = KdcClient::new(settings(&kdc));
+    let alice = principal("alice");
+    let tgt = client
+        .get_initial_credentials(&alice, &Secret::password("pw"), &AsOptions::default())
+        .await
+        .unwrap();
+    let nfs = principal("nfs/server.krbtest.com");
+    let result = client
+        .get_service_credentials(&tgt, &nfs, &TgsOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("TGS: {e}\n{}", kdc.log()));
+
+    assert!(result.tgts.is_empty());
+    let credential = result.credential;
+    assert!(credential.server.same_name(&nfs));
+    assert_eq!(credential.client, alice);
+    assert!(credential.endtime <= tgt.endtime);
+
+    // The service can open the ticket, and it names alice with the same session key.
+    let keytab = Keytab::load_path(kdc.keytab("nfs/server.krbtest.com").unwrap()).unwrap();
+    let part = open_ticket(&credential, &keytab);
+    assert_eq!(part.crealm.as_bytes(), REALM.as_bytes());
+    assert_eq!(part.cname.string[0].as_bytes(), b"alice");
+    assert_eq!(part.key.value.as_ref(), credential.session_key.bytes());
+}
+
+#[tokio::test]
+async fn tgs_unknown_service_names_it() {
+    let kdc = start(TestKdcOptions::new(REALM).user("alice", "pw"));
+    let client = KdcClient::new(settings(&kdc));
+    let tgt = client
+        .get_initial_credentials(
+            &principal("alice"),
+            &Secret::password("pw"),
+            &AsOptions::default(),
+        )
+        .await
+        .unwrap();
+    let error = client
+        .get_service_credentials(
+            &tgt,
+            &principal("nfs/missing.krbtest.com"),
+            &TgsOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.kdc_code(),
+        Some(error_code::KDC_ERR_S_PRINCIPAL_UNKNOWN)
+    );
+    let text = error.to_string();
+    assert!(
+        text.starts_with("Server not found in Kerberos database"),
+        "{text}"
+    );
+    assert!(
+        text.contains("nfs/missing.krbtest.com@KRBTEST.COM"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn as_wrong_password() {
+    let kdc = start(TestKdcOptions::new(REALM).user("alice", "right"));
+    let client = KdcClient::new(settings(&kdc));
+    let error = client
+        .get_initial_credentials(
+            &principal("alice"),
+            &Secret::password("wrong"),
+            &AsOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.kdc_code(), Some(error_code::KDC_ERR_PREAUTH_FAILED));
+    let text = error.to_string();
+    assert!(text.starts_with("Preauthentication failed"), "{text}");
+    assert!(text.contains("alice@KRBTEST.COM"), "{text}");
+}
+
+#[tokio::test]
+async fn as_unknown_client() {
+    let kdc = start(TestKdcOptions::new(REALM));
+    let client = KdcClient::new(settings(&kdc));
+    let error = client
+        .get_initial_credentials(
+            &principal("nobody"),
+            &Secret::password("x"),
+            &AsOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.kdc_code(),
+        Some(error_code::KDC_ERR_C_PRINCIPAL_UNKNOWN)
+    );
+    let text = error.to_string();
+    assert!(
+        text.starts_with("Client not found in Kerberos database"),
+        "{text}"
+    );
+    assert!(text.contains("nobody@KRBTEST.COM"), "{text}");
+}
+
+#[tokio::test]
+async fn failover_from_dead_kdc() {
+    // krb5.conf lists a loopback port nobody listens on before the real KDC.
+    let dead = testkdc::free_port().unwrap();
+    let kdc = start(
+        TestKdcOptions::new(REALM)
+            .kdc_before(&format!("127.0.0.1:{dead}"))
+            .user("alice", "pw"),
+    );
+    let client = client_from_krb5_conf(&kdc);
+    let located = krb5::locate::locate_kdcs(&krb5_conf(&kdc), REALM)
+        .await
+        .unwrap();
+    assert_eq!(located.len(), 2);
+    assert_eq!(located[0].port, dead);
+
+    let credential = client
+        .get_initial_credentials(
+            &principal("alice"),
+            &Secret::password("pw"),
+            &AsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(credential.client, principal("alice"));
+}
+
+#[tokio::test]
+async fn all_kdcs_dead_is_unreachable() {
+    let dead = testkdc::free_port().unwrap();
+    let mut settings = Settings {
+        kdc_timeout: Duration::from_millis(500),
+        ..Settings::default()
+    };
+    settings
+        .kdcs
+        .insert(REALM.to_string(), vec![endpoint(dead)]);
+    let client = KdcClient::new(settings);
+    let error = client
+        .get_initial_credentials(
+            &principal("alice"),
+            &Secret::password("pw"),
+            &AsOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, KdcError::Unreachable { .. }), "{error}");
+    assert!(error
+        .to_string()
+        .starts_with("Cannot contact any KDC for realm KRBTEST.COM"));
+}
+
+/// A UDP and TCP relay on one loopback port in front of a KDC, counting
+/// the requests per transport. With `too_big` it replies to every UDP request
+/// with KRB_ERR_RESPONSE_TOO_BIG instead of relaying it.
+struct Relay {
+    port: u16,
+    udp_requests: Arc<AtomicUsize>,
+    tcp_requests: Arc<AtomicUsize>,
+}
+
+async fn start_relay(kdc_port: u16, too_big: bool) -> Relay {
+    let port = testkdc::free_port().unwrap();
+    let udp = tokio::net::UdpSocket::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let tcp = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let udp_requests = Arc::new(AtomicUsize::new(0));
+    let tcp_requests = Arc::new(AtomicUsize::new(0));
+
+    let udp_count = udp_requests.clone();
+    tokio::spawn(async move {
+        let mut buffer = vec![0u8; 65_535];
+        loop {
+            let Ok((len, peer)) = udp.recv_from(&mut buffer).await else {
+                return;
+            };
+            udp_count.fetch_add(1, Ordering::SeqCst);
+            let reply = if too_big {
+                response_too_big()
+            } else {
+                let upstream = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+                upstream
+                    .send_to(&buffer[..len], ("127.0.0.1", kdc_port))
+                    .await
+                    .unwrap();
+                let mut reply = vec![0u8; 65_535];
+                let n = upstream.recv(&mut reply).await.unwrap();
+                reply.truncate(n);
+                reply
+            };
+            let _ = udp.send_to(&reply, peer).await;
+        }
+    });
+
+    let tcp_count = tcp_requests.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = tcp.accept().await else {
+                return;
+            };
+            tcp_count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut upstream = tokio::net::TcpStream::connect(("127.0.0.1", kdc_port))
+                    .await
+                    .unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut stream, &mut upstream).await;
+            });
+        }
+    });
+
+    Relay {
+        port,
+        udp_requests,
+        tcp_requests,
+    }
+}
+
+fn response_too_big() -> Vec<u8> {
+    let error = messages::KrbError {
+        pvno: 5.into(),
+        msg_type: 30.into(),
+        ctime: None,
+        cusec: None,
+        stime: messages::time::from_unix(i64::from(now())).unwrap(),
+        susec: 0.into(),
+        error_code: error_code::KRB_ERR_RESPONSE_TOO_BIG,
+        crealm: None,
+        cname: None,
+        realm: messages::convert::kerberos_string(REALM, "KRB-ERROR", "realm").unwrap(),
+        sname: messages::convert::principal_name(&Principal::krbtgt(REALM, REALM))
+            .unwrap()
+            .0,
+        e_text: None,
+        e_data: None,
+    };
+    messages::encode(&error, "KRB-ERROR").unwrap()
+}
+
+#[tokio::test]
+async fn udp_preference_limit_sends_tcp_first() {
+    let kdc = start(TestKdcOptions::new(REALM).user("alice", "pw"));
+    let relay = start_relay(kdc.port(), false).await;
+    let mut settings = settings(&kdc);
+    settings
+        .kdcs
+        .insert(REALM.to_string(), vec![endpoint(relay.port)]);
+
+    let udp_client = KdcClient::new(settings.clone());
+    udp_client
+        .get_initial_credentials(
+            &principal("alice"),
+            &Secret::password("pw"),
+            &AsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(relay.udp_requests.load(Ordering::SeqCst), 2);
+    assert_eq!(relay.tcp_requests.load(Ordering::SeqCst), 0);
+
+    settings.udp_preference_limit = 1;
+    let tcp_client = KdcClient::new(settings);
+    tcp_client
+        .get_initial_credentials(
+            &principal("alice"),
+            &Secret::password("pw"),
+            &AsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(relay.udp_requests.load(Ordering::SeqCst), 2);
+    assert_eq!(relay.tcp_requests.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn response_too_big_retries_over_tcp() {
+    // NOTE: MIT krb5kdc sends RESPONSE_TOO_BIG only for replies larger than
+    // kdc_max_dgram_reply_size in kdc.conf, which testkdc does not set, so
+    // the relay sends the error in the KDC's place.
+    let kdc = start(TestKdcOptions::new(REALM).user("alice", "pw"));
+    let relay = start_relay(kdc.port(), true).await;
+    let mut settings = settings(&kdc);
+    settings
+        .kdcs
+        .insert(REALM.to_string(), vec![endpoint(relay.port)]);
+    let client = KdcClient::new(settings);
+    let credential = client
+        .get_initial_credentials(
+            &principal("alice"),
+            &Secret::password("pw"),
+            &AsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(credential.client, principal("alice"));
+    assert_eq!(relay.udp_requests.load(Ordering::SeqCst), 2);
+    assert_eq!(relay.tcp_requests.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn clock_skew_is_reported() {
+    let kdc = start(TestKdcOptions::new(REALM).user("alice", "pw"));
+    let client = KdcClient::new(Settings {
+        clock_offset: 3600,
+        ..settings(&kdc)
+    });
+    let error = client
+        .get_initial_credentials(
+            &principal("alice"),
+            &Secret::password("pw"),
+            &AsOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, KdcError::ClockSkew { .. }), "{error}");
+    let text = error.to_string();
+    assert!(text.starts_with("Clock skew too great"), "{text}");
+    assert!(text.contains("fix the system clock"), "{text}");
+}
+
+#[tokio::test]
+async fn renew_extends_ticket() {
+    let kdc = start(TestKdcOptions::new(REALM).user("alice", "pw"));
+    let client = KdcClient::new(settings(&kdc));
+    let options = AsOptions {
+        lifetime: Duration::from_secs(600),
+        renew_lifetime: Some(Duration::from_secs(7200)),
+        forwardable: true,
+        ..AsOptions::default()
+    };
+    let tgt = client
+        .get_initial_credentials(&principal("alice"), &Secret::password("pw"), &options)
+        .await
+        .unwrap();
+    assert!(tgt.flags & ticket_flags::RENEWABLE != 0);
+    assert!(tgt.flags & ticket_flags::FORWARDABLE != 0);
+    assert!(tgt.renew_till > tgt.endtime);
+    assert!(tgt.endtime <= now() + 600 + 5);
+
+    // MIT's KDC keeps the ticket's lifetime on renewal, so the new end time
+    // moves forward by the time since the ticket started.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let renewed = client
+        .renew(&tgt)
+        .await
+        .unwrap_or_else(|e| panic!("renew: {e}\n{}", kdc.log()));
+    assert!(renewed.server.same_name(&tgt.server));
+    assert_eq!(renewed.authtime, tgt.authtime);
+    assert!(renewed.endtime > tgt.endtime);
+    assert!(renewed.endtime <= tgt.renew_till);
+    assert_ne!(renewed.session_key, tgt.session_key);
+    assert!(renewed.flags & ticket_flags::FORWARDABLE != 0);
+}
+
+#[tokio::test]
+async fn cross_realm_service_ticket() {
+    let kdc = start(
+        TestKdcOptions::new(REALM)
+            .with_second_realm(SECOND_REALM)
+            .user("alice", "pw")
+            .service("nfs/server.second.test@SECOND.TEST"),
+    );
+    let client = KdcClient::new(settings(&kdc));
+    let alice = principal("alice");
+    let tgt = client
+        .get_initial_credentials(&alice, &Secret::password("pw"), &AsOptions::default())
+        .await
+        .unwrap();
+    let nfs = Principal::parse("nfs/server.second.test@SECOND.TEST", None).unwrap();
+    let result = client
+        .get_service_credentials(&tgt, &nfs, &TgsOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("cross-realm TGS: {e}\n{}", kdc.log()));
+
+    assert_eq!(result.tgts.len(), 1);
+    assert!(result.tgts[0]
+        .server
+        .same_name(&Principal::krbtgt(SECOND_REALM, REALM)));
+    assert!(result.credential.server.same_name(&nfs));
+    assert_eq!(result.credential.client, alice);
+
+    let keytab =
+        Keytab::load_path(kdc.keytab("nfs/server.second.test@SECOND.TEST").unwrap()).unwrap();
+    let part = open_ticket(&result.credential, &keytab);
+    assert_eq!(part.crealm.as_bytes(), REALM.as_bytes());
+    assert_eq!(part.transited.contents.as_ref(), b"");
+}
+
+#[tokio::test]
+async fn tcp_only_endpoint() {
+    let kdc = start(TestKdcOptions::new(REALM).user("alice", "pw"));
+    let mut settings = settings(&kdc);
+    settings.kdcs.insert(
+        REALM.to_string(),
+        vec![KdcServer {
+            host: "127.0.0.1".to_string(),
+            port: kdc.port(),
+            transport: Transport::Tcp,
+        }],
+    );
+    let client = KdcClient::new(settings);
+    let credential = client
+        .get_initial_credentials(
+            &principal("alice"),
+            &Secret::password("pw"),
+            &AsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(credential.client, principal("alice"));
+}
+
+#[tokio::test]
+async fn known_salt_saves_round_trip() {
+    let kdc = start(TestKdcOptions::new(REALM).user("alice", "pw"));
+    let relay = start_relay(kdc.port(), false).await;
+    let mut settings = settings(&kdc);
+    settings
+        .kdcs
+        .insert(REALM.to_string(), vec![endpoint(relay.port)]);
+    let client = KdcClient::new(settings);
+
+    let known = AsOptions {
+        known_salt: Some(SaltInfo {
+            enctype: enctype::AES256_CTS_HMAC_SHA1_96,
+            salt: Some(b"KRBTEST.COMalice".to_vec()),
+            s2kparams: None,
+        }),
+        ..AsOptions::default()
+    };
+    client
+        .get_initial_credentials(&principal("alice"), &Secret::password("pw"), &known)
+        .await
+        .unwrap();
+    assert_eq!(relay.udp_requests.load(Ordering::SeqCst), 1);
+
+    // A stale salt costs one failed request, then the KDC's salt is used.
+    let stale = AsOptions {
+        known_salt: Some(SaltInfo {
+            enctype: enctype::AES256_CTS_HMAC_SHA1_96,
+            salt: Some(b"stale salt".to_vec()),
+            s2kparams: None,
+        }),
+        ..AsOptions::default()
+    };
+    client
+        .get_initial_credentials(&principal("alice"), &Secret::password("pw"), &stale)
+        .await
+        .unwrap_or_else(|e| panic!("AS with a stale salt: {e}\n{}", kdc.log()));
+    assert_eq!(relay.udp_requests.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn referral_to_second_realm() {
+    // NOTE: testkdc has no [domain_realm] option, so the mapping the KDC
+    // needs to refer host-based names rides in after a libdefaults line.
+    let kdc = start(
+        TestKdcOptions::new(REALM)
+            .with_second_realm(SECOND_REALM)
+            .libdefault(
+                "rdns = false\n[domain_realm]\n    server.second.test = SECOND.TEST\n[libdefaults]",
+            )
+            .user("alice", "pw")
+            .service("nfs/server.second.test@SECOND.TEST"),
+    );
+    let client = KdcClient::new(settings(&kdc));
+    let alice = principal("alice");
+    let tgt = client
+        .get_initial_credentials(&alice, &Secret::password("pw"), &AsOptions::default())
+        .await
+        .unwrap();
+
+    // The client guesses its own realm for the host; the KDC refers it on.
+    let guessed = Principal::host_service("nfs", "server.second.test", REALM);
+    let result = client
+        .get_service_credentials(&tgt, &guessed, &TgsOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("TGS with referral: {e}\n{}", kdc.log()));
+
+    assert_eq!(result.tgts.len(), 1);
+    assert!(result.tgts[0]
+        .server
+        .same_name(&Principal::krbtgt(SECOND_REALM, REALM)));
+    let expected = Principal::parse("nfs/server.second.test@SECOND.TEST", None).unwrap();
+    assert!(
+        result.credential.server.same_name(&expected),
+        "{}",
+        result.credential.server
+    );
+
+    let keytab =
+        Keytab::load_path(kdc.keytab("nfs/server.second.test@SECOND.TEST").unwrap()).unwrap();
+    let part = open_ticket(&result.credential, &keytab);
+    assert_eq!(part.cname.string[0].as_bytes(), b"alice");
+}
