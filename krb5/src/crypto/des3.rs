@@ -42,10 +42,10 @@ fn fix_parity(key: &mut [u8]) {
     }
 }
 
-/// Turns 7 random bytes into a DES key (RFC 3961 §6.2.2): the bytes keep
-/// their high 7 bits, their low bits fill the eighth byte (that of the
-/// first byte just above the parity bit), parity is fixed, and a weak key
-/// has its last byte XORed with 0xF0.
+/// Turns 7 random bytes into a DES key (RFC 3961 §6.2.2). The 7 bytes keep
+/// their high 7 bits, and their low bits fill the eighth byte, the first
+/// byte's bit just above the parity bit. Parity is then fixed, and a weak
+/// key has its last byte XORed with 0xF0.
 fn des_random_to_key(seed: &[u8], out: &mut [u8; 8]) {
     let mut last = 0u8;
     for (i, (&byte, slot)) in seed.iter().zip(out.iter_mut()).enumerate() {
@@ -268,8 +268,8 @@ mod tests {
         }
     }
 
-    // Known answers that agree with MIT krb5, which tests/mit_crypto.rs
-    // also checks at run time.
+    // Known-answer tests. tests/mit_crypto.rs checks the same operations
+    // against MIT krb5 at run time.
 
     #[test]
     fn encrypt_known_answer() {

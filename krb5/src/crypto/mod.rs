@@ -1,5 +1,5 @@
 //! The RFC 3961 framework: keys, and a table of enctype profiles that the
-//! rest of the crate asks instead of branching on enctype numbers.
+//! rest of the crate looks up instead of branching on enctype numbers.
 //!
 //! One module per defining document:
 //! `nfold` and `rfc3961` (n-fold, DK/DR, the simplified profile),
@@ -62,6 +62,8 @@ pub enum CryptoError {
     },
     #[error("invalid string-to-key parameters for enctype {enctype}: {reason}")]
     S2kParams { enctype: i32, reason: String },
+    #[error("invalid password for enctype {enctype}: {reason}")]
+    InvalidPassword { enctype: i32, reason: String },
     #[error("wrong confounder length for enctype {enctype}: {actual} bytes, expected {expected}")]
     ConfounderLength {
         enctype: i32,
@@ -124,11 +126,12 @@ impl Key {
     ///
     /// `s2kparams` is the value from ETYPE-INFO2, or `None` for the enctype's
     /// default. For the PBKDF2 enctypes it is a 4-byte big-endian iteration
-    /// count. As MIT krb5 1.20 does, counts below the enctype's default (4096
+    /// count. As in MIT krb5 1.20, counts below the enctype's default (4096
     /// for AES-SHA1, 32768 for AES-SHA2 and Camellia) are rejected, because a
-    /// forged KDC reply could otherwise make password guessing cheap, and so
-    /// are 0 (which RFC 3962 defines as 2^32) and counts of 2^24 or more.
-    /// des3-cbc-sha1 takes no parameters, and rc4-hmac ignores the salt.
+    /// forged KDC reply could otherwise make password guessing cheap. Counts
+    /// of 0 (which RFC 3962 defines as 2^32) and of 2^24 or more are rejected
+    /// too. des3-cbc-sha1 and rc4-hmac take no parameters, and rc4-hmac
+    /// ignores the salt.
     pub fn from_password(
         enctype: i32,
         password: &[u8],
@@ -319,4 +322,117 @@ fn find_profile(enctype: i32) -> Result<&'static Profile, CryptoError> {
 
 fn fill_random(buf: &mut [u8]) -> Result<(), CryptoError> {
     getrandom::fill(buf).map_err(|e| CryptoError::Random(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_salt_is_realm_then_components() {
+        let principal = Principal::new(vec!["nfs", "server.example.com"], "EXAMPLE.COM");
+        assert_eq!(
+            default_salt(&principal),
+            b"EXAMPLE.COMnfsserver.example.com"
+        );
+    }
+
+    #[test]
+    fn key_new_checks_length() {
+        assert!(Key::new(18, vec![0; 32]).is_ok());
+        assert_eq!(
+            Key::new(18, vec![0; 16]),
+            Err(CryptoError::KeyLength {
+                enctype: 18,
+                actual: 16,
+                expected: 32
+            })
+        );
+        assert_eq!(
+            Key::new(1, vec![0; 8]),
+            Err(CryptoError::UnsupportedEnctype(1))
+        );
+    }
+
+    #[test]
+    fn raw_key_of_wrong_length_is_rejected() {
+        let key = Key::from_raw(17, vec![0; 5]);
+        assert!(matches!(
+            key.encrypt(1, b"x"),
+            Err(CryptoError::KeyLength { .. })
+        ));
+        assert!(matches!(
+            key.decrypt(1, &[0; 40]),
+            Err(CryptoError::KeyLength { .. })
+        ));
+        assert!(matches!(
+            key.checksum(1, b"x"),
+            Err(CryptoError::KeyLength { .. })
+        ));
+        assert!(matches!(key.prf(b"x"), Err(CryptoError::KeyLength { .. })));
+    }
+
+    #[test]
+    fn decrypt_garbage_fails_without_panic() {
+        for profile in profile::all() {
+            let key = Key::random(profile.enctype).unwrap();
+            for len in 0..100 {
+                let mut garbage = vec![0u8; len];
+                fill_random(&mut garbage).unwrap();
+                assert!(
+                    key.decrypt(7, &garbage).is_err(),
+                    "enctype {}, length {len}",
+                    profile.enctype
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn ciphertext_length_matches_encrypt() {
+        for profile in profile::all() {
+            let key = Key::random(profile.enctype).unwrap();
+            for len in [0, 1, 7, 8, 15, 16, 17, 100] {
+                let ciphertext = key.encrypt(1, &vec![1; len]).unwrap();
+                assert_eq!(
+                    ciphertext.len(),
+                    profile.ciphertext_length(len),
+                    "enctype {}, length {len}",
+                    profile.enctype
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn encrypt_with_confounder_checks_length() {
+        let key = Key::random(17).unwrap();
+        assert!(matches!(
+            key.encrypt_with_confounder(1, &[0; 8], b"x"),
+            Err(CryptoError::ConfounderLength { .. })
+        ));
+    }
+
+    #[test]
+    fn weak_and_supported_enctypes() {
+        assert!(is_weak(16));
+        assert!(is_weak(23));
+        assert!(!is_weak(18));
+        assert!(is_supported(18));
+        assert!(is_supported(25));
+        assert!(!is_supported(1));
+        assert_eq!(is_supported(16), cfg!(feature = "legacy-enctypes"));
+        assert_eq!(key_length(20), Some(32));
+        assert_eq!(checksum_length(16), Some(12));
+        assert_eq!(checksum_length(20), Some(24));
+        assert_eq!(checksum_length(0x8003), None);
+    }
+
+    #[test]
+    fn key_debug_hides_bytes() {
+        let key = Key::new(17, vec![0xab; 16]).unwrap();
+        let text = format!("{key:?}");
+        assert!(!text.contains("171"), "{text}");
+        assert!(!text.to_lowercase().contains("ab, "), "{text}");
+    }
 }

@@ -1,9 +1,9 @@
 //! The n-fold operation of RFC 3961 §5.1.
 //!
-//! n-fold stretches or shrinks a byte string to `n` bits: the input is
+//! n-fold stretches or shrinks a byte string to `n` bits. The input is
 //! repeated until its length is the least common multiple of its own length
 //! and `n`, each repetition rotated 13 bits further to the right than the
-//! one before, and the resulting `n`-bit chunks are added with
+//! one before. The resulting `n`-bit chunks are then added with
 //! ones'-complement (end-around carry) addition.
 
 /// Folds `input` to `out_len` bytes. An empty input or output gives zeros.

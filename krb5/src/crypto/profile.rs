@@ -1,6 +1,6 @@
 //! The table of enctype profiles (RFC 3961 §3): one entry per enctype with
 //! its sizes, checksum type and operations. Everything outside this module
-//! asks the table instead of branching on enctype numbers.
+//! looks up the table instead of branching on enctype numbers.
 
 use zeroize::Zeroizing;
 

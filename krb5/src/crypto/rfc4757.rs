@@ -87,11 +87,9 @@ impl EnctypeOps for Rc4Hmac {
         _salt: &[u8],
         _params: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        let text = std::str::from_utf8(password).map_err(|e| CryptoError::S2kParams {
+        let text = std::str::from_utf8(password).map_err(|e| CryptoError::InvalidPassword {
             enctype: enctype::RC4_HMAC,
-            reason: format!(
-                "the password is not valid UTF-8 ({e}), so it cannot be converted to UTF-16LE"
-            ),
+            reason: format!("it is not valid UTF-8 ({e}), so it cannot be converted to UTF-16LE"),
         })?;
         let mut utf16 = Zeroizing::new(Vec::with_capacity(text.len() * 2));
         for unit in text.encode_utf16() {
@@ -122,8 +120,9 @@ impl EnctypeOps for Rc4Hmac {
         Ok(out)
     }
 
-    /// Decrypts; for usage 9 (TGS-REP part under a subkey) usage number 8
-    /// is tried when 9 fails, because RFC 4757 names 8 but Windows uses 9.
+    /// Decrypts and verifies the checksum. For usage 9 (the TGS-REP part
+    /// under a subkey), usage number 8 is tried when 9 fails, because
+    /// RFC 4757 names 8 but Windows uses 9.
     fn decrypt(&self, key: &[u8], usage: u32, ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
         if ciphertext.len() < CHECKSUM + CONFOUNDER {
             return Err(CryptoError::CiphertextTooShort {
@@ -167,8 +166,8 @@ mod tests {
         hex::decode(text).unwrap()
     }
 
-    // RFC 4757 publishes no test vectors. These known answers agree with
-    // MIT krb5, which tests/mit_crypto.rs also checks at run time.
+    // RFC 4757 publishes no test vectors, so these are known-answer tests.
+    // tests/mit_crypto.rs checks the same operations against MIT krb5.
 
     #[test]
     fn encrypt_known_answer() {
