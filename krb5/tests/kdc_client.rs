@@ -78,15 +78,6 @@ fn open_ticket(credential: &Credential, keytab: &Keytab) -> messages::EncTicketP
     messages::decode_enc_ticket_part(&plaintext).unwrap()
 }
 
-fn keys_of(keytab: &Keytab, principal: &Principal) -> Vec<krb5::crypto::Key> {
-    keytab
-        .entries()
-        .iter()
-        .filter(|entry| entry.principal.same_name(principal))
-        .map(|entry| entry.key.clone())
-        .collect()
-}
-
 /// Reads the test KDC's krb5.conf, which lists its address.
 fn krb5_conf(kdc: &TestKdc) -> Config {
     let path = kdc.krb5_conf();
@@ -160,7 +151,7 @@ async fn as_with_keytab(enctype: i32) {
     let credential = client
         .get_initial_credentials(
             &host,
-            &Secret::Keys(keys_of(&keytab, &host)),
+            &Secret::from_keytab(&keytab, &host),
             &AsOptions::default(),
         )
         .await
