@@ -1,5 +1,10 @@
 //! rgssd: Kerberos GSS daemons for Linux NFS, replacing nfs-utils' rpc.gssd and
 //! rpc.svcgssd.
 
+pub mod idmap;
 pub mod kernel;
+pub mod logging;
+pub mod mech;
 pub mod rpc;
+pub mod svcgssd;
+pub mod tools;

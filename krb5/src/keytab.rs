@@ -4,7 +4,7 @@
 //! DCE-compatible format) followed by records. Each record starts with a
 //! signed 32-bit length: a positive length gives the size of an entry, a
 //! negative one a hole of that many bytes left behind by a deleted entry, and
-//! zero ends the keytab. Version 2 stores every integer big-endian; version 1
+//! zero ends the keytab. Version 2 stores every integer big-endian. Version 1
 //! stores them in the writing host's byte order, counts the realm among the
 //! principal's components and has no name type.
 //!
@@ -236,9 +236,9 @@ fn parse_entry(r: &mut Reader<'_>, order: Order, version: u16) -> Result<KeytabE
     })
 }
 
-/// Returns true if `a` is the newer key, MIT krb5 1.20's rule: a small kvno
+/// Returns true if `a` is the newer key by MIT krb5 1.20's rule. A small kvno
 /// (below 128) written no earlier than a large one (above 240) is taken to
-/// have wrapped around and so counts as newer; otherwise the larger kvno wins.
+/// have wrapped around, so it counts as newer. Otherwise the larger kvno wins.
 fn more_recent(a: &KeytabEntry, b: &KeytabEntry) -> bool {
     if a.timestamp >= b.timestamp && a.kvno < 128 && b.kvno > 240 {
         return true;
@@ -358,7 +358,7 @@ impl Keytab {
         self.entries.is_empty()
     }
 
-    /// Appends an entry; entries with the same principal, kvno and enctype
+    /// Appends an entry. Entries with the same principal, kvno and enctype
     /// may coexist, as in MIT's keytabs.
     pub fn add_entry(&mut self, entry: KeytabEntry) {
         self.entries.push(entry);
@@ -404,9 +404,9 @@ impl Keytab {
     ///
     /// Without a kvno, or for entries stored with kvno 0, the most recent
     /// key wins by [`more_recent`]'s wrap-aware comparison. With a kvno, an
-    /// exact match wins; failing that, the first entry whose kvno equals the
-    /// requested kvno's low 8 bits, because the entry may have been written
-    /// with only the 8-bit field.
+    /// exact match wins. Failing that, the first entry whose kvno equals the
+    /// requested kvno's low 8 bits wins, because the entry may have been
+    /// written with only the 8-bit field.
     pub fn select_key(
         &self,
         principal: Option<&Principal>,

@@ -12,6 +12,7 @@
 //! - `gss`: the GSS-API krb5 mechanism and the kernel's lucid context export.
 #![forbid(unsafe_code)]
 
+pub mod ccache;
 pub mod codec;
 pub mod config;
 pub mod credentials;

@@ -42,7 +42,7 @@ pub const RESOLV_CONF_PATH: &str = "/etc/resolv.conf";
 /// The static host table.
 pub const HOSTS_PATH: &str = "/etc/hosts";
 
-/// How a KDC may be reached.
+/// The transport used to reach a KDC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
     /// Either: UDP first for small requests, TCP otherwise (see
@@ -185,7 +185,7 @@ pub struct DnsSettings {
 }
 
 impl Default for DnsSettings {
-    /// The resolv.conf(5) defaults: the local name server, 5 s, 2 attempts.
+    /// Returns the resolv.conf(5) defaults: the local name server, 5 s, 2 attempts.
     fn default() -> Self {
         Self {
             name_servers: Vec::new(),
@@ -348,14 +348,14 @@ pub struct SrvRecord {
     pub target: String,
 }
 
-/// Orders SRV records as RFC 2782 asks: by ascending priority, and within
+/// Orders SRV records as RFC 2782 specifies: by ascending priority, and within
 /// one priority by a weighted random choice. `random(n)` must return a
 /// number from 0 to `n` inclusive.
 pub fn order_srv_records(
     mut records: Vec<SrvRecord>,
     random: &mut dyn FnMut(u64) -> u64,
 ) -> Vec<SrvRecord> {
-    // Zero weights first within each priority, as RFC 2782 asks, so that
+    // Zero weights first within each priority, as RFC 2782 specifies, so that
     // they are chosen only when their running sum is reached.
     records.sort_by_key(|r| (r.priority, r.weight != 0));
 
@@ -417,7 +417,7 @@ impl Locator {
         Self::new(&dns, hosts)
     }
 
-    /// Builds a locator that asks the name servers of `dns` and looks names
+    /// Builds a locator that queries the name servers of `dns` and looks names
     /// up in `hosts` first.
     pub fn new(dns: &DnsSettings, hosts: HostsFile) -> Result<Self, LocateError> {
         let name_servers = dns
@@ -710,8 +710,8 @@ impl Locator {
     /// `[domain_realm]`, then (when `dns_lookup_realm` is true) a TXT record
     /// `_kerberos.HOST` or of a parent domain, then `default_realm`.
     ///
-    /// MIT's client in the last case asks the default realm's KDC for a
-    /// referral and, if that fails, uses [`Locator::fallback_realm_for_host`].
+    /// MIT's client in the last case requests a referral from the default
+    /// realm's KDC and, if that fails, uses [`Locator::fallback_realm_for_host`].
     pub async fn realm_for_host(
         &self,
         config: &Config,

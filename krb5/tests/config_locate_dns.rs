@@ -14,7 +14,7 @@ use krb5::config::Config;
 use krb5::locate::{DnsSettings, HostsFile, KdcServer, LocateError, Locator, Transport};
 use tokio::net::UdpSocket;
 
-/// Answers keyed by lowercase query name and type.
+/// DNS records keyed by lowercase query name and type.
 type Zone = HashMap<(String, RecordType), Vec<Record>>;
 
 fn name(text: &str) -> Name {
@@ -38,7 +38,7 @@ fn address(owner: &str, ip: [u8; 4]) -> Record {
 
 /// The test zone. Only the name server on 127.0.0.1 is contacted: the
 /// addresses in the records are data. Reverse lookups use 192.0.2.7 (RFC 5737
-/// documentation range) because hickory answers `localhost` for every
+/// documentation range) because hickory returns `localhost` for every
 /// 127.0.0.0/8 address without asking the server.
 fn zone() -> Zone {
     let mut zone = Zone::new();

@@ -3,8 +3,8 @@
 //! over KRB5_CONFIG lists, durations, enctype lists, auth_to_local, host
 //! realms, realm paths, token expansion and KDC host strings.
 //!
-//! Where rgssd deliberately differs from MIT 1.20, the test says so and
-//! checks the difference instead of skipping the case.
+//! Where rgssd deliberately differs from MIT 1.20, the test names the
+//! difference and asserts it instead of skipping the case.
 
 use std::ffi::{c_char, c_int, c_long, c_void, CStr, CString};
 use std::path::PathBuf;

@@ -317,7 +317,7 @@ mod tests {
 
     #[test]
     fn rule_without_selection_uses_name() {
-        // The pattern cannot contain '/', so '.' stands in for it.
+        // The pattern cannot contain '/', so '.' matches it instead.
         let c = config("auth_to_local = RULE:(.*/admin)s/.admin$//");
         assert_eq!(map(&c, "root/admin@EXAMPLE.COM").as_deref(), Some("root"));
     }

@@ -2,6 +2,9 @@
 //! `default_tgs_enctypes`) in the syntax of MIT krb5 1.20's
 //! `krb5int_parse_enctype_list`.
 
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
 use crate::iana::enctype;
 
 /// MIT krb5 1.20's `DEFAULT` list, in its order of preference.
@@ -85,7 +88,7 @@ pub fn parse_enctype_list(
             (true, word)
         };
         let Some(selected) = select(name) else {
-            log::warn!("ignoring unknown enctype {name:?} in {relation}");
+            warn_unknown_once(relation, name);
             unknown.push(name.to_string());
             continue;
         };
@@ -111,6 +114,25 @@ pub fn parse_enctype_list(
         });
     }
     Ok(EnctypeList { enctypes, unknown })
+}
+
+/// Logs an unknown enctype name once per relation, because the lists are
+/// parsed again on every lookup. At most 64 names are remembered.
+fn warn_unknown_once(relation: &str, name: &str) {
+    const MAX_REMEMBERED: usize = 64;
+    static WARNED: Mutex<BTreeSet<(String, String)>> = Mutex::new(BTreeSet::new());
+
+    let key = (relation.to_string(), name.to_string());
+    let Ok(mut warned) = WARNED.lock() else {
+        return;
+    };
+    if warned.contains(&key) {
+        return;
+    }
+    log::warn!("ignoring unknown enctype {name:?} in {relation} in krb5.conf");
+    if warned.len() < MAX_REMEMBERED {
+        warned.insert(key);
+    }
 }
 
 fn select(name: &str) -> Option<Vec<i32>> {

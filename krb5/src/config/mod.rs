@@ -144,9 +144,8 @@ impl Config {
 
     /// Collects the nodes named `name` (all nodes if `None`) in the section
     /// at `section_path`, over the files in order, as MIT's
-    /// `profile_node_iterator` does: a final section on the path ends the
-    /// search after the file it is in, even when that file lacks the rest of
-    /// the path.
+    /// `profile_node_iterator` does. A final section on the path ends the
+    /// search after its file, even when that file lacks the rest of the path.
     fn nodes<'a>(&'a self, section_path: &[&str], name: Option<&str>) -> Vec<&'a Node> {
         let mut found = Vec::new();
         for profile in &self.profiles {
@@ -349,13 +348,13 @@ impl Config {
     }
 
     /// `default_tkt_enctypes`, else `permitted_enctypes`, else `DEFAULT`: the
-    /// enctypes an AS-REQ asks for.
+    /// enctypes an AS-REQ requests.
     pub fn default_tkt_enctypes(&self) -> Result<Vec<i32>, ConfigError> {
         self.enctype_list("permitted_enctypes", Some("default_tkt_enctypes"))
     }
 
     /// `default_tgs_enctypes`, else `permitted_enctypes`, else `DEFAULT`: the
-    /// enctypes a TGS-REQ asks for.
+    /// enctypes a TGS-REQ requests.
     pub fn default_tgs_enctypes(&self) -> Result<Vec<i32>, ConfigError> {
         self.enctype_list("permitted_enctypes", Some("default_tgs_enctypes"))
     }
@@ -442,17 +441,17 @@ impl Config {
             .unwrap_or(defaults::CLIENT_KEYTAB_NAME)
     }
 
-    /// The default credential cache name for the user `uid`, expanded.
+    /// Returns the default credential cache name for the user `uid`, expanded.
     pub fn default_ccache_name_for(&self, uid: u32) -> Result<String, ConfigError> {
         Ok(expand_path(self.default_ccache_name(), uid)?)
     }
 
-    /// The default keytab name, expanded for `uid`.
+    /// Returns the default keytab name, expanded for `uid`.
     pub fn default_keytab_name_for(&self, uid: u32) -> Result<String, ConfigError> {
         Ok(expand_path(self.default_keytab_name(), uid)?)
     }
 
-    /// The default client keytab name for the user `uid`, expanded.
+    /// Returns the default client keytab name for the user `uid`, expanded.
     pub fn default_client_keytab_name_for(&self, uid: u32) -> Result<String, ConfigError> {
         Ok(expand_path(self.default_client_keytab_name(), uid)?)
     }

@@ -18,6 +18,9 @@
 //!   the top level, each starting afresh (it must open its own section).
 //! - Nodes of one section are kept sorted by name; relations of the same name
 //!   keep their file order.
+//!
+//! NOTE: MIT reads lines into a 2048-byte buffer and parses a longer line as
+//! several lines. Here a line is parsed whole, whatever its length.
 
 use std::fmt;
 use std::io;
@@ -39,7 +42,7 @@ pub struct Node {
     pub value: NodeValue,
 }
 
-/// What a [`Node`] contains.
+/// The content of a [`Node`]: a relation value or a section's children.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeValue {
     Relation(String),
@@ -101,7 +104,7 @@ pub struct ProfileError {
     pub kind: ProfileErrorKind,
 }
 
-/// What is wrong at a [`ProfileError`]'s line.
+/// The problem found at a [`ProfileError`]'s line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProfileErrorKind {
     #[error("section header [{0}] inside a group; close the group with '}}' first")]
@@ -124,7 +127,8 @@ pub enum ProfileErrorKind {
     IncludeDepth(String),
 }
 
-/// Where `include` and `includedir` read from.
+/// The source of the files and directories that `include` and
+/// `includedir` read.
 pub trait IncludeSource {
     /// Reads a whole file as text.
     fn read_file(&mut self, path: &str) -> io::Result<String>;

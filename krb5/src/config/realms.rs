@@ -27,8 +27,8 @@ impl Config {
     /// `host.example.com`, after any `.example.com` entry. Address literals
     /// are never mapped.
     ///
-    /// `None` means no entry matched; MIT then asks the KDC for a referral
-    /// and uses [`Config::fallback_host_realm`] when that fails.
+    /// `None` means no entry matched. MIT then requests a referral from the
+    /// KDC and uses [`Config::fallback_host_realm`] when that fails.
     pub fn domain_realm(&self, host: &str) -> Option<&str> {
         let host = clean_hostname(host);
         if is_numeric_address(&host) {
@@ -59,8 +59,9 @@ impl Config {
     /// for a one-label name or an address literal.
     ///
     /// NOTE: MIT first tries DNS TXT records (when `dns_lookup_realm` is set)
-    /// and the `realm_try_domains` KDC probes; those need the network and are
-    /// done by `locate::realm_for_host` before it falls back to this.
+    /// and the `realm_try_domains` KDC probes. Those need the network, so
+    /// `locate::Locator::fallback_realm_for_host` does them before it calls
+    /// this.
     pub fn fallback_host_realm(&self, host: &str) -> Option<String> {
         let host = clean_hostname(host);
         if !is_numeric_address(&host) {

@@ -537,6 +537,7 @@ fn load_uses_krb5_config_variable() {
 #[test]
 fn every_default() {
     let c = Config::default();
+
     assert_eq!(c.default_realm(), None);
     assert_eq!(c.dns_lookup_kdc(), Ok(true));
     assert_eq!(c.dns_lookup_realm(), Ok(false));
@@ -555,6 +556,7 @@ fn every_default() {
     assert_eq!(c.kdc_timesync(), Ok(true));
     assert_eq!(c.realm_try_domains(), Ok(-1));
     assert_eq!(c.qualify_shortname(), None);
+
     assert_eq!(c.default_ccache_name(), "FILE:/tmp/krb5cc_%{uid}");
     assert_eq!(c.default_keytab_name(), "FILE:/etc/krb5.keytab");
     assert_eq!(
@@ -605,6 +607,7 @@ fn libdefaults_set() {
          default_keytab_name = /etc/nfs.keytab\n\
          default_client_keytab_name = FILE:/var/lib/gssproxy/clients/%{uid}.keytab\n",
     );
+
     assert_eq!(c.default_realm(), Some("EXAMPLE.COM"));
     assert_eq!(c.dns_lookup_kdc(), Ok(false));
     assert_eq!(c.dns_lookup_realm(), Ok(true));
@@ -619,6 +622,7 @@ fn libdefaults_set() {
     assert_eq!(c.renew_lifetime(None), Ok(Duration::from_secs(604_800)));
     assert_eq!(c.forwardable(None), Ok(true));
     assert_eq!(c.kdc_timesync(), Ok(false));
+
     assert_eq!(
         c.default_ccache_name_for(42).as_deref(),
         Ok("KEYRING:persistent:42")
@@ -779,4 +783,109 @@ fn display_round_trips() {
     let profile = parse(text);
     let again = parse(&profile.to_string());
     assert_eq!(profile.sections, again.sections);
+}
+
+// --- arbitrary input ---
+
+/// A small deterministic generator (xorshift), so failures reproduce.
+struct Generator(u64);
+
+impl Generator {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Returns text built from profile syntax pieces and odd characters.
+    fn text(&mut self, pieces: &[&str], max_pieces: u64) -> String {
+        let count = self.next() % max_pieces;
+        (0..count)
+            .map(|_| pieces[(self.next() % pieces.len() as u64) as usize])
+            .collect()
+    }
+}
+
+fn has_plain_names(nodes: &[Node]) -> bool {
+    nodes.iter().all(|node| {
+        !node.name.is_empty()
+            && node
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.')
+            && has_plain_names(node.children())
+    })
+}
+
+#[test]
+fn arbitrary_profiles_never_panic() {
+    let pieces = [
+        "[",
+        "]",
+        "*",
+        "{",
+        "}",
+        "=",
+        "\"",
+        "\\",
+        "\n",
+        "\r",
+        "\t",
+        " ",
+        "#",
+        ";",
+        "a",
+        "kdc",
+        "realms",
+        "include ",
+        "includedir ",
+        "module ",
+        "é",
+        "\u{0}",
+        "x = y\n",
+        "[s]\n",
+        "g = {\n",
+        "}\n",
+        "kdc = host:88\n",
+        "[realms]\n",
+        "R = {\n",
+        "v = \"q\\\"\"\n",
+        "x = y\n",
+        "[s]\n",
+    ];
+    let mut generator = Generator(0x5eed_1234_abcd_0001);
+    for _ in 0..20_000 {
+        let text = generator.text(&pieces, 40);
+        let Ok(profile) = parse_str(&text, "fuzz") else {
+            continue;
+        };
+        // Names with syntax characters cannot be written back; the rest
+        // must survive a render and reparse unchanged.
+        if has_plain_names(&profile.sections) {
+            let rendered = profile.to_string();
+            let again = parse_str(&rendered, "rendered").expect("rendered profile parses");
+            assert_eq!(again.sections, profile.sections, "{text:?}");
+        }
+    }
+}
+
+#[test]
+fn arbitrary_values_never_panic() {
+    let pieces = [
+        "0", "9", "d", "h", "m", "s", ":", "-", " ", "x", "é", "$", "[", "]", "(", ")", "/", "g",
+        "%{", "}", "uid", "1", ".", "*", "\\",
+    ];
+    let mut generator = Generator(0x0dd_ba11_cafe_f00d);
+    let principal = crate::Principal::parse("alice/admin@EXAMPLE.COM", None).expect("valid");
+    for _ in 0..20_000 {
+        let text = generator.text(&pieces, 16);
+        let _ = parse_duration(&text);
+        let _ = parse_boolean(&text);
+        let _ = values::parse_integer(&text);
+        let _ = parse_enctype_list("permitted_enctypes", &text, true);
+        let _ = expand::expand_path_with(&text, 0, &|_| None);
+        let _ = auth_to_local::apply_rule(&text, &principal);
+        let _ = crate::locate::parse_kdc_entry(&text);
+    }
 }

@@ -46,13 +46,14 @@ pub fn nfold(input: &[u8], out_len: usize) -> Vec<u8> {
 /// bit 0 is the most significant bit of the first byte.
 fn rotated_byte(input: &[u8], index: usize, rotation: usize) -> u8 {
     let bits = input.len() * 8;
-    let mut value = 0u8;
-    for bit in 0..8 {
-        let source = (index * 8 + bit + bits - rotation) % bits;
-        let set = (input[source / 8] >> (7 - source % 8)) & 1;
-        value |= set << (7 - bit);
+    let start = (index * 8 + bits - rotation) % bits;
+    let (byte, shift) = (start / 8, start % 8);
+    let first = input[byte];
+    if shift == 0 {
+        return first;
     }
-    value
+    let second = input[(byte + 1) % input.len()];
+    (first << shift) | (second >> (8 - shift))
 }
 
 fn gcd(mut a: usize, mut b: usize) -> usize {

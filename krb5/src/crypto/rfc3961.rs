@@ -155,6 +155,15 @@ pub(crate) struct SimplifiedProfile<C> {
     pub _cipher: std::marker::PhantomData<fn() -> C>,
 }
 
+impl<C: BasicCipher> SimplifiedProfile<C> {
+    fn too_short(&self, len: usize) -> CryptoError {
+        CryptoError::CiphertextTooShort {
+            enctype: self.enctype,
+            len,
+        }
+    }
+}
+
 impl<C: BasicCipher> EnctypeOps for SimplifiedProfile<C> {
     fn random_to_key(&self, seed: &[u8]) -> Zeroizing<Vec<u8>> {
         C::random_to_key(seed)
@@ -186,17 +195,16 @@ impl<C: BasicCipher> EnctypeOps for SimplifiedProfile<C> {
         out.resize(padded_len, 0);
 
         let tag = hmac_sha1(&ki, &out);
-        C::new(&ke)?.encrypt(&mut out)?;
+        C::new(&ke)?
+            .encrypt(&mut out)
+            .map_err(|_| self.too_short(padded_len))?;
         out.extend_from_slice(&tag[..C::MAC]);
         Ok(out)
     }
 
     fn decrypt(&self, key: &[u8], usage: u32, ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
         if ciphertext.len() < C::BLOCK + C::MAC {
-            return Err(CryptoError::CiphertextTooShort {
-                enctype: self.enctype,
-                len: ciphertext.len(),
-            });
+            return Err(self.too_short(ciphertext.len()));
         }
         let (body, tag) = ciphertext.split_at(ciphertext.len() - C::MAC);
         if body.len() % C::PADDING != 0 {
@@ -210,7 +218,9 @@ impl<C: BasicCipher> EnctypeOps for SimplifiedProfile<C> {
         let ke = dk::<C>(key, &usage_constant(usage, KE))?;
         let ki = dk::<C>(key, &usage_constant(usage, KI))?;
         let mut out = body.to_vec();
-        C::new(&ke)?.decrypt(&mut out)?;
+        C::new(&ke)?
+            .decrypt(&mut out)
+            .map_err(|_| self.too_short(ciphertext.len()))?;
 
         let expected = hmac_sha1(&ki, &out);
         if !bool::from(expected[..C::MAC].ct_eq(tag)) {

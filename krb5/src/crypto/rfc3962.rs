@@ -18,63 +18,66 @@ use super::rfc3961::{dk, iteration_count, BasicCipher, SimplifiedProfile};
 use super::CryptoError;
 use crate::iana::enctype;
 
+/// A CTS input shorter than one block.
+#[derive(Debug)]
+pub(crate) struct ShortInput;
+
 /// Encrypts `buf` in place with CBC and ciphertext stealing as Kerberos
 /// defines it (RFC 3962 §5): zero IV, and the last two blocks always
 /// swapped, even when the input is a whole number of blocks. A single block
-/// is plain CBC. `buf` must be at least one block long.
-pub(crate) fn cts_encrypt<C>(cipher: &C, buf: &mut [u8]) -> Result<(), CryptoError>
+/// is plain CBC. Callers rule out inputs shorter than one block.
+pub(crate) fn cts_encrypt<C>(cipher: &C, buf: &mut [u8]) -> Result<(), ShortInput>
 where
     C: BlockCipherEncrypt<BlockSize = U16>,
 {
-    match buf.len() {
-        0..16 => Err(CryptoError::CiphertextTooShort {
-            enctype: 0,
-            len: buf.len(),
-        }),
-        16 => {
-            let block: &mut Block<C> = buf
-                .try_into()
-                .map_err(|_| CryptoError::IntegrityCheckFailed)?;
-            cipher.encrypt_block(block);
-            Ok(())
-        }
-        _ => CbcCs3::<&C>::inner_iv_init(cipher, &Default::default())
-            .encrypt(buf)
-            .map_err(|_| CryptoError::CiphertextTooShort {
-                enctype: 0,
-                len: buf.len(),
-            }),
+    if buf.len() == 16 {
+        let block: &mut Block<C> = buf.try_into().map_err(|_| ShortInput)?;
+        cipher.encrypt_block(block);
+        return Ok(());
     }
+    CbcCs3::<&C>::inner_iv_init(cipher, &Default::default())
+        .encrypt(buf)
+        .map_err(|_| ShortInput)
 }
 
 /// Decrypts what [`cts_encrypt`] produced, in place.
-pub(crate) fn cts_decrypt<C>(cipher: &C, buf: &mut [u8]) -> Result<(), CryptoError>
+pub(crate) fn cts_decrypt<C>(cipher: &C, buf: &mut [u8]) -> Result<(), ShortInput>
 where
     C: BlockCipherDecrypt<BlockSize = U16>,
 {
-    match buf.len() {
-        0..16 => Err(CryptoError::CiphertextTooShort {
-            enctype: 0,
-            len: buf.len(),
-        }),
-        16 => {
-            let block: &mut Block<C> = buf
-                .try_into()
-                .map_err(|_| CryptoError::IntegrityCheckFailed)?;
-            cipher.decrypt_block(block);
-            Ok(())
-        }
-        _ => CbcCs3::<&C>::inner_iv_init(cipher, &Default::default())
-            .decrypt(buf)
-            .map_err(|_| CryptoError::CiphertextTooShort {
-                enctype: 0,
-                len: buf.len(),
-            }),
+    if buf.len() == 16 {
+        let block: &mut Block<C> = buf.try_into().map_err(|_| ShortInput)?;
+        cipher.decrypt_block(block);
+        return Ok(());
     }
+    CbcCs3::<&C>::inner_iv_init(cipher, &Default::default())
+        .decrypt(buf)
+        .map_err(|_| ShortInput)
 }
 
 /// AES-CTS as the basic cipher of the simplified profile.
 pub(crate) struct AesCts<C>(C);
+
+/// Returns the RFC 3962 enctype whose keys are `key_length` bytes long.
+fn aes_sha1_enctype(key_length: usize) -> i32 {
+    if key_length == 16 {
+        enctype::AES128_CTS_HMAC_SHA1_96
+    } else {
+        enctype::AES256_CTS_HMAC_SHA1_96
+    }
+}
+
+impl<C> AesCts<C>
+where
+    AesCts<C>: BasicCipher,
+{
+    fn too_short(&self, len: usize) -> CryptoError {
+        CryptoError::CiphertextTooShort {
+            enctype: aes_sha1_enctype(<Self as BasicCipher>::SEED),
+            len,
+        }
+    }
+}
 
 impl<C> BasicCipher for AesCts<C>
 where
@@ -89,7 +92,7 @@ where
         C::new_from_slice(key)
             .map(Self)
             .map_err(|_| CryptoError::KeyLength {
-                enctype: 0,
+                enctype: aes_sha1_enctype(Self::SEED),
                 actual: key.len(),
                 expected: Self::SEED,
             })
@@ -102,11 +105,11 @@ where
     }
 
     fn encrypt(&self, buf: &mut [u8]) -> Result<(), CryptoError> {
-        cts_encrypt(&self.0, buf)
+        cts_encrypt(&self.0, buf).map_err(|_| self.too_short(buf.len()))
     }
 
     fn decrypt(&self, buf: &mut [u8]) -> Result<(), CryptoError> {
-        cts_decrypt(&self.0, buf)
+        cts_decrypt(&self.0, buf).map_err(|_| self.too_short(buf.len()))
     }
 
     fn random_to_key(seed: &[u8]) -> Zeroizing<Vec<u8>> {
@@ -125,7 +128,7 @@ pub(crate) fn string_to_key<C>(
 where
     AesCts<C>: BasicCipher,
 {
-    let count = iteration_count(0, params)?;
+    let count = iteration_count(aes_sha1_enctype(<AesCts<C> as BasicCipher>::SEED), params)?;
     let mut tkey = Zeroizing::new(vec![0u8; <AesCts<C> as BasicCipher>::SEED]);
     pbkdf2::pbkdf2_hmac::<Sha1>(password, salt, count, &mut tkey);
     dk::<AesCts<C>>(&tkey, b"kerberos")

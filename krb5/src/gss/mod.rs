@@ -1,3 +1,14 @@
 //! The GSS-API krb5 mechanism (RFC 1964, RFC 4121) as the NFS daemons need it.
 
+pub mod acceptor;
+pub mod checksum;
+pub mod context;
+pub mod initiator;
 pub mod lucid;
+pub mod mic;
+pub mod replay;
+pub mod status;
+pub mod token;
+
+#[cfg(test)]
+mod tests;

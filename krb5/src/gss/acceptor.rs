@@ -1,0 +1,350 @@
+//! The acceptor side of the krb5 mechanism (RFC 4121 §4.1, RFC 4120 §3.2.3):
+//! decrypt the ticket with a keytab key, check the authenticator, and reply
+//! with an AP-REP that carries an acceptor subkey.
+
+use rasn::types::Integer;
+use rasn_kerberos::{ApRep, AuthorizationDataValue, EncApRepPart, EncryptedData, KrbError};
+
+use super::checksum::{flags, GssChecksum};
+use super::context::EstablishedContext;
+use super::initiator::{ad_type, random_seq};
+use super::replay::ReplayCache;
+use super::status::{krb5_minor, major, GssError};
+use super::token::{self, tok_id, KRB5_OID};
+use crate::credentials::ticket_flags;
+use crate::crypto::{self, Key};
+use crate::iana::{cksumtype, key_usage, msg_type};
+use crate::keytab::Keytab;
+use crate::messages::{self, convert, error_code, flags as wire_flags, time, ApReq, Authenticator};
+use crate::principal::Principal;
+
+/// The acceptor's settings for one call.
+#[derive(Debug, Clone)]
+pub struct AcceptorOptions<'a> {
+    /// The only principal to accept tickets for, or `None` for any principal
+    /// in the keytab.
+    pub acceptor_name: Option<&'a Principal>,
+    /// Enctypes allowed for the context key (for rpc.svcgssd, the kernel's
+    /// list), in preference order. Empty allows every supported enctype.
+    pub enctypes: &'a [i32],
+    /// The allowed clock difference in seconds (krb5.conf `clockskew`).
+    pub clockskew: i64,
+    /// The current time, seconds and microseconds since the epoch.
+    pub now: (i64, u32),
+}
+
+/// An accepted context.
+#[derive(Debug)]
+pub struct Accepted {
+    pub context: EstablishedContext,
+    /// The AP-REP token to return; empty when mutual authentication was not requested.
+    pub output_token: Vec<u8>,
+}
+
+/// A rejected token: the status to report and, where MIT's acceptor sends
+/// one, a KRB-ERROR token for the initiator.
+#[derive(Debug)]
+pub struct Rejected {
+    pub error: GssError,
+    pub output_token: Option<Vec<u8>>,
+}
+
+impl From<GssError> for Rejected {
+    fn from(error: GssError) -> Self {
+        Self {
+            error,
+            output_token: None,
+        }
+    }
+}
+
+fn defective(message: impl Into<String>) -> Rejected {
+    GssError::new(major::DEFECTIVE_TOKEN, 0, message).into()
+}
+
+/// Accepts an InitialContextToken.
+pub fn accept_sec_context(
+    keytab: &Keytab,
+    replay_cache: &ReplayCache,
+    options: &AcceptorOptions<'_>,
+    input: &[u8],
+) -> Result<Accepted, Rejected> {
+    let (id, body) = token::unwrap_krb5(input).map_err(|e| defective(e.to_string()))?;
+    if id != tok_id::AP_REQ {
+        return Err(defective(format!(
+            "expected an AP-REQ token, got TOK_ID {id:02x?}"
+        )));
+    }
+    let ap_req = messages::decode_ap_req(body).map_err(|e| defective(e.to_string()))?;
+    let server = convert::principal(&ap_req.ticket.sname, &ap_req.ticket.realm)
+        .map_err(|e| defective(e.to_string()))?;
+    let reject = |code: i32, message: String| Rejected {
+        output_token: error_token(code, &ap_req, options.now),
+        error: GssError::new(major::FAILURE, krb5_minor(code), message),
+    };
+
+    if let Some(wanted) = options.acceptor_name {
+        if !wanted.same_name(&server) {
+            return Err(reject(
+                error_code::KRB_AP_ERR_NOT_US,
+                format!("the ticket is for {server}, but only {wanted} is accepted"),
+            ));
+        }
+    }
+
+    // The ticket.
+    let enc = &ap_req.ticket.enc_part;
+    let entry = keytab
+        .select_key(Some(&server), enc.kvno, enc.etype)
+        .map_err(|e| {
+            let code = match e {
+                crate::keytab::KeyLookupError::WrongKvno { .. } => error_code::KRB_AP_ERR_BADKEYVER,
+                crate::keytab::KeyLookupError::NoEntry { .. } => error_code::KRB_AP_ERR_NOKEY,
+            };
+            Rejected {
+                output_token: error_token(code, &ap_req, options.now),
+                error: GssError::new(major::NO_CRED, krb5_minor(code), e.to_string()),
+            }
+        })?;
+    let plaintext = entry
+        .key
+        .decrypt(key_usage::KDC_REP_TICKET, &enc.cipher)
+        .map_err(|e| {
+            reject(
+                error_code::KRB_AP_ERR_BAD_INTEGRITY,
+                format!(
+                    "cannot decrypt the ticket for {server} with keytab kvno {}: {e}; the keytab may be out of date",
+                    entry.kvno
+                ),
+            )
+        })?;
+    let ticket =
+        messages::decode_enc_ticket_part(&plaintext).map_err(|e| defective(e.to_string()))?;
+    let client =
+        convert::principal(&ticket.cname, &ticket.crealm).map_err(|e| defective(e.to_string()))?;
+
+    let (now, _) = options.now;
+    let skew = options.clockskew;
+    let start = ticket.start_time.as_ref().unwrap_or(&ticket.auth_time);
+    let ticket_flags = wire_flags::to_u32(&ticket.flags.0);
+    if ticket_flags & ticket_flags::INVALID != 0 || time::to_unix(start) - skew > now {
+        return Err(reject(
+            error_code::KRB_AP_ERR_TKT_NYV,
+            format!("the ticket of {client} for {server} is not yet valid"),
+        ));
+    }
+    if time::to_unix(&ticket.end_time) + skew < now {
+        return Err(Rejected {
+            output_token: error_token(error_code::KRB_AP_ERR_TKT_EXPIRED, &ap_req, options.now),
+            error: GssError::new(
+                major::CREDENTIALS_EXPIRED,
+                krb5_minor(error_code::KRB_AP_ERR_TKT_EXPIRED),
+                format!("the ticket of {client} for {server} has expired"),
+            ),
+        });
+    }
+
+    // The authenticator.
+    let session_key = convert::key(&ticket.key);
+    let auth_cipher = &ap_req.authenticator.cipher;
+    let plaintext = session_key
+        .decrypt(key_usage::AP_REQ_AUTH, auth_cipher)
+        .map_err(|e| {
+            reject(
+                error_code::KRB_AP_ERR_BAD_INTEGRITY,
+                format!("cannot decrypt the authenticator of {client}: {e}"),
+            )
+        })?;
+    let authenticator =
+        messages::decode_authenticator(&plaintext).map_err(|e| defective(e.to_string()))?;
+    let auth_client = convert::principal(&authenticator.cname, &authenticator.crealm)
+        .map_err(|e| defective(e.to_string()))?;
+    if !auth_client.same_name(&client) {
+        return Err(reject(
+            error_code::KRB_AP_ERR_BADMATCH,
+            format!("the authenticator names {auth_client}, but the ticket is for {client}"),
+        ));
+    }
+
+    let ctime = time::to_unix(&authenticator.ctime);
+    if (ctime - now).abs() > skew {
+        return Err(reject(
+            error_code::KRB_AP_ERR_SKEW,
+            format!(
+                "the clock of {client} differs from ours by {} s, more than the allowed {skew} s; synchronize the clocks",
+                ctime - now
+            ),
+        ));
+    }
+    let cusec = i64::try_from(&authenticator.cusec).unwrap_or(-1);
+    if !(0..1_000_000).contains(&cusec) {
+        return Err(defective(format!(
+            "authenticator cusec {cusec} is out of range"
+        )));
+    }
+    if !replay_cache.check_and_insert(&client.to_string(), ctime, cusec, auth_cipher, now, skew) {
+        return Err(reject(
+            error_code::KRB_AP_ERR_REPEAT,
+            format!("replayed authenticator from {client}"),
+        ));
+    }
+
+    let checksum = gss_checksum(&authenticator).map_err(|message| Rejected {
+        output_token: None,
+        error: GssError::new(
+            major::BAD_BINDINGS,
+            krb5_minor(error_code::KRB_AP_ERR_INAPP_CKSUM),
+            message,
+        ),
+    })?;
+    let mutual = wire_flags::to_u32(&ap_req.ap_options.0) & wire_flags::ap_options::MUTUAL_REQUIRED
+        != 0
+        || checksum.flags & flags::MUTUAL != 0;
+
+    // The context key: a fresh acceptor subkey of the negotiated enctype.
+    let initiator_subkey = authenticator.subkey.as_ref().map(convert::key);
+    let base = initiator_subkey.as_ref().unwrap_or(&session_key);
+    let enctype = negotiate_enctype(&authenticator, options.enctypes, base.enctype())
+        .map_err(|message| GssError::new(major::FAILURE, 0, message))?;
+    let acceptor_subkey = Key::random(enctype)
+        .map_err(|e| GssError::new(major::FAILURE, 0, format!("cannot make a subkey: {e}")))?;
+    let seq_send = random_seq()?;
+
+    let output_token = if mutual {
+        ap_rep_token(&session_key, &authenticator, &acceptor_subkey, seq_send)?
+    } else {
+        Vec::new()
+    };
+    let context_flags = (checksum.flags & !flags::DELEG) | flags::CONF | flags::INTEG;
+    let context = EstablishedContext {
+        initiator: false,
+        initiator_name: client,
+        acceptor_name: server,
+        key: acceptor_subkey,
+        acceptor_subkey: true,
+        flags: context_flags,
+        seq_send: u64::from(seq_send),
+        seq_recv: u64::from(authenticator.seq_number.unwrap_or(0)),
+        endtime: time::to_u32(&ticket.end_time),
+    };
+    Ok(Accepted {
+        context,
+        output_token,
+    })
+}
+
+/// Decodes the 0x8003 checksum, which RFC 4121 §4.1.1 requires.
+fn gss_checksum(authenticator: &Authenticator) -> Result<GssChecksum, String> {
+    let cksum = authenticator
+        .cksum
+        .as_ref()
+        .ok_or("the authenticator has no checksum; a GSS-API initiator sends type 0x8003")?;
+    if cksum.r#type != cksumtype::GSSAPI {
+        return Err(format!(
+            "authenticator checksum type {} is not the GSS-API type 0x8003",
+            cksum.r#type
+        ));
+    }
+    // NOTE: channel bindings are not checked, as when MIT's acceptor is given
+    // none; RPCSEC_GSS uses none.
+    GssChecksum::decode(&cksum.checksum).map_err(|e| format!("invalid 0x8003 checksum: {e}"))
+}
+
+/// Picks the context enctype: the first enctype of the initiator's RFC 4537
+/// list that the acceptor allows and implements, else the initiator's key's.
+fn negotiate_enctype(
+    authenticator: &Authenticator,
+    allowed: &[i32],
+    fallback: i32,
+) -> Result<i32, String> {
+    let permitted = |e: i32| {
+        crypto::is_supported(e)
+            && !crypto::is_weak(e)
+            && (allowed.is_empty() || allowed.contains(&e))
+    };
+
+    if let Some(offered) = offered_enctypes(authenticator) {
+        if let Some(e) = offered.into_iter().find(|e| permitted(*e)) {
+            return Ok(e);
+        }
+    }
+    if crypto::is_supported(fallback) && (allowed.is_empty() || allowed.contains(&fallback)) {
+        return Ok(fallback);
+    }
+    Err(format!(
+        "no common enctype: the initiator's key is enctype {fallback}, and the allowed enctypes are {allowed:?}"
+    ))
+}
+
+/// Returns the enctypes of AD-ETYPE-NEGOTIATION inside AD-IF-RELEVANT, if sent.
+fn offered_enctypes(authenticator: &Authenticator) -> Option<Vec<i32>> {
+    let data = authenticator.authorization_data.as_ref()?;
+    for element in data.iter().filter(|e| e.r#type == ad_type::IF_RELEVANT) {
+        let Ok(inner) =
+            messages::decode::<Vec<AuthorizationDataValue>>(&element.data, "AD-IF-RELEVANT")
+        else {
+            continue;
+        };
+        for ad in inner
+            .iter()
+            .filter(|e| e.r#type == ad_type::ETYPE_NEGOTIATION)
+        {
+            if let Ok(list) = messages::decode::<Vec<i32>>(&ad.data, "EtypeList") {
+                return Some(list);
+            }
+        }
+    }
+    None
+}
+
+fn ap_rep_token(
+    session_key: &Key,
+    authenticator: &Authenticator,
+    subkey: &Key,
+    seq_send: u32,
+) -> Result<Vec<u8>, GssError> {
+    let fail = |e: String| GssError::new(major::FAILURE, 0, e);
+    let part = EncApRepPart {
+        ctime: authenticator.ctime.clone(),
+        cusec: authenticator.cusec.clone(),
+        subkey: Some(convert::encryption_key(subkey)),
+        seq_number: Some(seq_send),
+    };
+    let plaintext = messages::encode(&part, "EncAPRepPart").map_err(|e| fail(e.to_string()))?;
+    let cipher = session_key
+        .encrypt(key_usage::AP_REP_ENC_PART, &plaintext)
+        .map_err(|e| fail(format!("cannot encrypt the AP-REP: {e}")))?;
+    let ap_rep = ApRep {
+        pvno: Integer::from(5),
+        msg_type: Integer::from(msg_type::AP_REP),
+        enc_part: EncryptedData {
+            etype: session_key.enctype(),
+            kvno: None,
+            cipher: cipher.into(),
+        },
+    };
+    let message = messages::encode(&ap_rep, "AP-REP").map_err(|e| fail(e.to_string()))?;
+    Ok(token::wrap(KRB5_OID, tok_id::AP_REP, &message))
+}
+
+/// Builds a KRB-ERROR token naming the ticket's server, or `None` if it
+/// cannot be encoded.
+fn error_token(code: i32, ap_req: &ApReq, now: (i64, u32)) -> Option<Vec<u8>> {
+    let error = KrbError {
+        pvno: Integer::from(5),
+        msg_type: Integer::from(msg_type::KRB_ERROR),
+        ctime: None,
+        cusec: None,
+        stime: time::from_unix(now.0).ok()?,
+        susec: Integer::from(i64::from(now.1)),
+        error_code: code,
+        crealm: None,
+        cname: None,
+        realm: ap_req.ticket.realm.clone(),
+        sname: ap_req.ticket.sname.clone(),
+        e_text: None,
+        e_data: None,
+    };
+    let message = messages::encode(&error, "KRB-ERROR").ok()?;
+    Some(token::wrap(KRB5_OID, tok_id::KRB_ERROR, &message))
+}

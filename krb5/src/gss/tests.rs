@@ -1,0 +1,255 @@
+//! Round trips between this crate's initiator and acceptor, with tickets
+//! minted under a known service key.
+
+use rasn::types::Integer;
+use rasn_kerberos::{EncTicketPart, EncryptedData, Ticket, TicketFlags, TransitedEncoding};
+
+use super::acceptor::{accept_sec_context, AcceptorOptions};
+use super::initiator::{init_sec_context, InitStep, InitiatorOptions, RPCSEC_GSS_FLAGS};
+use super::replay::ReplayCache;
+use crate::credentials::Credential;
+use crate::crypto::Key;
+use crate::iana::{enctype, key_usage};
+use crate::keytab::{Keytab, KeytabEntry};
+use crate::messages::{self, convert, flags, time};
+use crate::principal::Principal;
+
+const NOW: i64 = 1_800_000_000;
+
+struct Realm {
+    keytab: Keytab,
+    service: Principal,
+    client: Principal,
+}
+
+fn realm(service_enctype: i32) -> (Realm, Key) {
+    let service = Principal::host_service("nfs", "server.example.test", "EXAMPLE.TEST");
+    let client = Principal::parse("alice@EXAMPLE.TEST", None).unwrap();
+    let key = Key::random(service_enctype).unwrap();
+    let mut keytab = Keytab::new();
+    keytab.add_entry(KeytabEntry {
+        principal: service.clone(),
+        timestamp: 0,
+        kvno: 3,
+        key: key.clone(),
+    });
+    (
+        Realm {
+            keytab,
+            service,
+            client,
+        },
+        key,
+    )
+}
+
+/// Mints a ticket for `realm.client` to `realm.service`, as a KDC would.
+fn mint_ticket(realm: &Realm, service_key: &Key, session_enctype: i32, endtime: i64) -> Credential {
+    let session_key = Key::random(session_enctype).unwrap();
+    let (cname, crealm) = convert::principal_name(&realm.client).unwrap();
+    let part = EncTicketPart {
+        flags: TicketFlags(flags::from_u32(0)),
+        key: convert::encryption_key(&session_key),
+        crealm,
+        cname,
+        transited: TransitedEncoding {
+            r#type: 1,
+            contents: Vec::new().into(),
+        },
+        auth_time: time::from_unix(NOW - 60).unwrap(),
+        start_time: None,
+        end_time: time::from_unix(endtime).unwrap(),
+        renew_till: None,
+        caddr: None,
+        authorization_data: None,
+    };
+    let plain = messages::encode(&part, "EncTicketPart").unwrap();
+    let cipher = service_key
+        .encrypt(key_usage::KDC_REP_TICKET, &plain)
+        .unwrap();
+    let (sname, srealm) = convert::principal_name(&realm.service).unwrap();
+    let ticket = Ticket {
+        tkt_vno: Integer::from(5),
+        realm: srealm,
+        sname,
+        enc_part: EncryptedData {
+            etype: service_key.enctype(),
+            kvno: Some(3),
+            cipher: cipher.into(),
+        },
+    };
+    Credential {
+        client: realm.client.clone(),
+        server: realm.service.clone(),
+        session_key,
+        authtime: (NOW - 60) as u32,
+        starttime: 0,
+        endtime: endtime as u32,
+        renew_till: 0,
+        is_skey: false,
+        flags: 0,
+        addresses: Vec::new(),
+        authdata: Vec::new(),
+        ticket: messages::encode(&ticket, "Ticket").unwrap(),
+        second_ticket: Vec::new(),
+    }
+}
+
+fn acceptor_options(enctypes: &[i32]) -> AcceptorOptions<'_> {
+    AcceptorOptions {
+        acceptor_name: None,
+        enctypes,
+        clockskew: 300,
+        now: (NOW, 0),
+    }
+}
+
+#[test]
+fn round_trip_every_enctype() {
+    for e in [17, 18, 19, 20, 25, 26] {
+        let (realm, service_key) = realm(e);
+        let ticket = mint_ticket(&realm, &service_key, e, NOW + 3600);
+        let options = InitiatorOptions {
+            flags: RPCSEC_GSS_FLAGS,
+            enctypes: &[],
+            now: (NOW, 123),
+        };
+        let InitStep::ContinueNeeded(pending, token) = init_sec_context(&ticket, &options).unwrap()
+        else {
+            panic!("mutual authentication must need a reply");
+        };
+
+        let accepted = accept_sec_context(
+            &realm.keytab,
+            &ReplayCache::new(),
+            &acceptor_options(&[]),
+            &token,
+        )
+        .map_err(|r| r.error)
+        .unwrap();
+        let initiator = pending.complete(&accepted.output_token).unwrap();
+        let acceptor = accepted.context;
+
+        assert_eq!(initiator.key, acceptor.key, "enctype {e}");
+        assert_eq!(initiator.key.enctype(), e);
+        assert!(initiator.acceptor_subkey);
+        assert!(acceptor.acceptor_subkey);
+        assert_eq!(initiator.seq_send, acceptor.seq_recv);
+        assert_eq!(initiator.seq_recv, acceptor.seq_send);
+        assert!(initiator.seq_send < 1 << 31);
+        assert!(acceptor.seq_send < 1 << 31);
+        assert_eq!(acceptor.initiator_name, realm.client);
+        assert_eq!(acceptor.endtime, (NOW + 3600) as u32);
+
+        let mic = acceptor.get_mic(0, &128u32.to_be_bytes()).unwrap();
+        initiator.verify_mic(&128u32.to_be_bytes(), &mic).unwrap();
+        assert!(acceptor.verify_mic(&128u32.to_be_bytes(), &mic).is_err());
+
+        let lucid = initiator.export_lucid().unwrap();
+        assert_eq!(&lucid[0..4], &7u32.to_ne_bytes());
+        let lucid = acceptor.export_lucid().unwrap();
+        assert_eq!(&lucid[0..4], &6u32.to_ne_bytes());
+    }
+}
+
+#[test]
+fn enctype_negotiation_upgrades_the_context_key() {
+    let (realm, service_key) = realm(enctype::AES256_CTS_HMAC_SHA1_96);
+    let ticket = mint_ticket(
+        &realm,
+        &service_key,
+        enctype::AES256_CTS_HMAC_SHA1_96,
+        NOW + 3600,
+    );
+    let offered = [20, 19, 18, 17];
+    let options = InitiatorOptions {
+        flags: RPCSEC_GSS_FLAGS,
+        enctypes: &offered,
+        now: (NOW, 0),
+    };
+    let InitStep::ContinueNeeded(pending, token) = init_sec_context(&ticket, &options).unwrap()
+    else {
+        panic!("mutual authentication must need a reply");
+    };
+    let accepted = accept_sec_context(
+        &realm.keytab,
+        &ReplayCache::new(),
+        &acceptor_options(&[19, 18]),
+        &token,
+    )
+    .map_err(|r| r.error)
+    .unwrap();
+    let initiator = pending.complete(&accepted.output_token).unwrap();
+    assert_eq!(initiator.key.enctype(), enctype::AES128_CTS_HMAC_SHA256_128);
+    assert_eq!(initiator.key, accepted.context.key);
+}
+
+#[test]
+fn expired_ticket_is_rejected_by_both_sides() {
+    let (realm, service_key) = realm(18);
+    let ticket = mint_ticket(&realm, &service_key, 18, NOW - 1000);
+    let options = InitiatorOptions {
+        flags: RPCSEC_GSS_FLAGS,
+        enctypes: &[],
+        now: (NOW, 0),
+    };
+    let err = init_sec_context(&ticket, &options).unwrap_err();
+    assert!(err.message.contains("expired"), "{err}");
+
+    let early = InitiatorOptions {
+        now: (NOW - 2000, 0),
+        ..options
+    };
+    let InitStep::ContinueNeeded(_, token) = init_sec_context(&ticket, &early).unwrap() else {
+        panic!("mutual authentication must need a reply");
+    };
+    let mut acceptor = acceptor_options(&[]);
+    acceptor.now = (NOW - 2000 + 10, 0);
+    acceptor.clockskew = 5000;
+    let late = AcceptorOptions {
+        now: (NOW, 0),
+        clockskew: 300,
+        ..acceptor
+    };
+    let rejected =
+        accept_sec_context(&realm.keytab, &ReplayCache::new(), &late, &token).unwrap_err();
+    assert!(rejected.error.message.contains("expired") || rejected.error.message.contains("clock"));
+}
+
+#[test]
+fn tampered_tokens_never_authenticate_others() {
+    let (realm, service_key) = realm(18);
+    let ticket = mint_ticket(&realm, &service_key, 18, NOW + 3600);
+    let options = InitiatorOptions {
+        flags: RPCSEC_GSS_FLAGS,
+        enctypes: &[],
+        now: (NOW, 0),
+    };
+    let InitStep::ContinueNeeded(_, token) = init_sec_context(&ticket, &options).unwrap() else {
+        panic!("mutual authentication must need a reply");
+    };
+    for i in (0..token.len()).step_by(7) {
+        let mut bad = token.clone();
+        bad[i] ^= 0x5a;
+        // Some bytes are not integrity-protected, such as the ticket's
+        // clear-text name type and unused AP options. A token changed there
+        // may pass, but only ever for the real client.
+        if let Ok(accepted) = accept_sec_context(
+            &realm.keytab,
+            &ReplayCache::new(),
+            &acceptor_options(&[]),
+            &bad,
+        ) {
+            assert_eq!(accepted.context.initiator_name, realm.client, "byte {i}");
+        }
+    }
+    for len in (0..token.len()).step_by(13) {
+        assert!(accept_sec_context(
+            &realm.keytab,
+            &ReplayCache::new(),
+            &acceptor_options(&[]),
+            &token[..len]
+        )
+        .is_err());
+    }
+}

@@ -1,0 +1,227 @@
+//! KEYRING caches against MIT krb5's own keyring code (libkrb5.so.3,
+//! loaded at run time) and `klist`, in the kernel keyring of the test
+//! process's session.
+//!
+//! MIT creates the collection and cache keyrings (this crate cannot create
+//! keyrings); the tests then read MIT's layout and write into it. They skip
+//! themselves, with a message, when libkrb5.so.3 or the session keyring is
+//! unavailable.
+
+use std::ffi::{c_char, c_void, CString};
+use std::path::Path;
+use std::process::Command;
+
+use krb5::ccache::{self, file, CcacheError};
+use krb5::Principal;
+
+type InitContext = unsafe extern "C" fn(*mut *mut c_void) -> i32;
+type CcResolve = unsafe extern "C" fn(*mut c_void, *const c_char, *mut *mut c_void) -> i32;
+type CcGetPrincipal = unsafe extern "C" fn(*mut c_void, *mut c_void, *mut *mut c_void) -> i32;
+type CcInitialize = unsafe extern "C" fn(*mut c_void, *mut c_void, *mut c_void) -> i32;
+type CcCopyCreds = unsafe extern "C" fn(*mut c_void, *mut c_void, *mut c_void) -> i32;
+
+/// Copies the FILE cache at `from` into the cache named `to` with MIT's
+/// krb5_cc_initialize and krb5_cc_copy_creds. Returns false (after saying
+/// why) when MIT's library or the keyring is unavailable.
+fn mit_copy_cache(from: &Path, to: &str) -> bool {
+    // SAFETY: loading MIT's libkrb5 runs only its initializers.
+    let lib = match unsafe { libloading::Library::new("libkrb5.so.3") } {
+        Ok(lib) => lib,
+        Err(e) => {
+            eprintln!("skipping: MIT libkrb5.so.3 not loadable: {e}");
+            return false;
+        }
+    };
+    let from = CString::new(format!("FILE:{}", from.display())).unwrap();
+    let to = CString::new(to).unwrap();
+    // SAFETY: the prototypes are those of MIT's krb5.h, and every pointer
+    // passed is either a live local or a handle MIT returned.
+    unsafe {
+        let init: libloading::Symbol<InitContext> = lib.get(b"krb5_init_context\0").unwrap();
+        let resolve: libloading::Symbol<CcResolve> = lib.get(b"krb5_cc_resolve\0").unwrap();
+        let get_principal: libloading::Symbol<CcGetPrincipal> =
+            lib.get(b"krb5_cc_get_principal\0").unwrap();
+        let initialize: libloading::Symbol<CcInitialize> =
+            lib.get(b"krb5_cc_initialize\0").unwrap();
+        let copy: libloading::Symbol<CcCopyCreds> = lib.get(b"krb5_cc_copy_creds\0").unwrap();
+
+        let mut ctx = std::ptr::null_mut();
+        assert_eq!(init(&mut ctx), 0);
+        let (mut src, mut dst, mut princ) = (
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        );
+        assert_eq!(resolve(ctx, from.as_ptr(), &mut src), 0);
+        if resolve(ctx, to.as_ptr(), &mut dst) != 0 {
+            eprintln!("skipping: MIT cannot resolve {to:?} (no session keyring?)");
+            return false;
+        }
+        assert_eq!(get_principal(ctx, src, &mut princ), 0);
+        assert_eq!(initialize(ctx, dst, princ), 0);
+        assert_eq!(copy(ctx, src, dst), 0);
+    }
+    true
+}
+
+fn unique(tag: &str) -> String {
+    let mut random = [0u8; 4];
+    getrandom::fill(&mut random).unwrap();
+    format!("rgssd{tag}{}", hex::encode(random))
+}
+
+fn klist(name: &str) -> String {
+    let out = Command::new("klist")
+        .args(["-c", name])
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+fn capture(name: &str) -> file::CacheFile {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
+    file::parse(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn reads_and_updates_mit_keyring_cache() {
+    let data =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mit-ccache-user-aes-sha2.bin");
+    let collection = unique("col");
+    let name = format!("KEYRING:session:{collection}");
+    if !mit_copy_cache(&data, &name) {
+        return;
+    }
+    let expected = capture("mit-ccache-user-aes-sha2.bin");
+
+    // The collection name resolves to its primary, named after the collection.
+    let cache = ccache::resolve(&name).unwrap();
+    assert_eq!(cache.name(), format!("{name}:{collection}"));
+    assert_eq!(cache.principal().unwrap(), expected.principal);
+    let mut ours = cache.entries().unwrap();
+    let mut theirs = expected.credentials.clone();
+    ours.sort_by_key(|c| c.server.to_string());
+    theirs.sort_by_key(|c| c.server.to_string());
+    assert_eq!(ours, theirs);
+    let tgt = cache
+        .retrieve(&Principal::krbtgt("EXAMPLE.TEST", "EXAMPLE.TEST"), Some(20))
+        .unwrap();
+    assert_eq!(tgt.session_key.bytes().len(), 32);
+
+    // Store a ticket for a new server and replace the existing nfs one; MIT
+    // lists both, once each.
+    let mut nfs = cache
+        .retrieve(
+            &Principal::parse("nfs/nfs.example.test@EXAMPLE.TEST", None).unwrap(),
+            None,
+        )
+        .unwrap();
+    let mut extra = nfs.clone();
+    extra.server = Principal::parse("host/other.example.test@EXAMPLE.TEST", None).unwrap();
+    cache.store(&extra).unwrap();
+    nfs.flags ^= 0x0004_0000;
+    cache.store(&nfs).unwrap();
+    assert_eq!(cache.credentials().unwrap().len(), 3);
+    assert_eq!(cache.retrieve(&nfs.server, None).unwrap(), nfs);
+
+    let listed = klist(&name);
+    assert!(
+        listed.contains("Default principal: alice@EXAMPLE.TEST"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("host/other.example.test@EXAMPLE.TEST"),
+        "{listed}"
+    );
+    let nfs_lines = listed
+        .lines()
+        .filter(|l| l.ends_with("  nfs/nfs.example.test@EXAMPLE.TEST"))
+        .count();
+    assert_eq!(nfs_lines, 1, "{listed}");
+
+    // Configuration entries round-trip and stay out of the ticket list.
+    cache.set_config("rgssd_test", None, Some(b"1")).unwrap();
+    assert_eq!(
+        cache.get_config("rgssd_test", None).unwrap(),
+        Some(b"1".to_vec())
+    );
+    assert_eq!(cache.credentials().unwrap().len(), 3);
+
+    assert_eq!(cache.remove(&extra.server).unwrap(), 1);
+    assert!(!klist(&name).contains("host/other.example.test"));
+
+    // The collection lists the one cache; initialize empties it.
+    let caches = ccache::collection(&name).unwrap();
+    assert_eq!(caches.len(), 1);
+    assert_eq!(caches[0].name(), cache.name());
+    let bob = Principal::parse("bob@EXAMPLE.TEST", None).unwrap();
+    cache
+        .initialize_with_offset(
+            &bob,
+            Some(ccache::KdcOffset {
+                seconds: -2,
+                microseconds: 7,
+            }),
+        )
+        .unwrap();
+    assert!(cache.entries().unwrap().is_empty());
+    assert_eq!(cache.kdc_offset().unwrap().unwrap().seconds, -2);
+    assert!(klist(&name).contains("Default principal: bob@EXAMPLE.TEST"));
+
+    cache.destroy().unwrap();
+    assert!(matches!(
+        cache.principal(),
+        Err(CcacheError::NotFound { .. })
+    ));
+    unlink_collection(&collection);
+}
+
+/// Unlinks the collection keyring MIT created, with keyutils' `keyctl`
+/// when it is installed (destroying a cache leaves its collection, as in MIT).
+fn unlink_collection(collection: &str) {
+    let script = format!("k=$(keyctl search @s keyring _krb_{collection}) && keyctl unlink $k @s");
+    let _ = Command::new("sh").args(["-c", &script]).output();
+}
+
+#[test]
+fn reads_mit_persistent_keyring_cache() {
+    let data =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mit-ccache-machine-aes-sha1.bin");
+    // A named cache inside the shared `_krb` collection of the persistent
+    // keyring, so that the collection's primary is left alone.
+    let uid = nix::unistd::geteuid().as_raw();
+    let name = format!("KEYRING:persistent:{uid}:{}", unique("p"));
+    if !mit_copy_cache(&data, &name) {
+        return;
+    }
+    let expected = capture("mit-ccache-machine-aes-sha1.bin");
+
+    let cache = ccache::resolve(&name).unwrap();
+    assert_eq!(cache.name(), name);
+    assert_eq!(cache.principal().unwrap(), expected.principal);
+    assert_eq!(cache.entries().unwrap().len(), expected.credentials.len());
+
+    let listed = ccache::collection(&format!("KEYRING:persistent:{uid}")).unwrap();
+    assert!(listed.iter().any(|c| c.name() == name));
+
+    cache.destroy().unwrap();
+    assert!(klist(&name).contains("not found") || !klist(&name).contains("Default principal"));
+}
+
+#[test]
+fn missing_collection_is_reported() {
+    let name = format!("KEYRING:session:{}", unique("none"));
+    match ccache::resolve(&name) {
+        Err(CcacheError::Keyring {
+            operation, reason, ..
+        }) => {
+            assert_eq!(operation, "create collection keyring");
+            assert!(reason.contains("does not exist"), "{reason}");
+        }
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("resolved a collection that does not exist"),
+    }
+}

@@ -1,0 +1,91 @@
+//! The procfs cache channels: `auth.rpcsec.init/channel`, which the daemon
+//! keeps open for reading requests and writing replies, and
+//! `auth.rpcsec.context/channel`, opened for each context record.
+//!
+//! A read returns one pending request, or nothing when none is pending;
+//! poll(2) reports when one arrives. Each write must carry one whole record,
+//! and its result is the kernel's verdict on that record.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+/// The kernel writes each request into one page, so no request is larger.
+pub const MAX_REQUEST: usize = 1 << 16;
+
+/// The channel files under a procfs `net/rpc` directory.
+#[derive(Debug, Clone)]
+pub struct Channels {
+    pub init: PathBuf,
+    pub context: PathBuf,
+}
+
+impl Channels {
+    pub fn under(rpc_dir: &Path) -> Self {
+        Self {
+            init: rpc_dir.join("auth.rpcsec.init/channel"),
+            context: rpc_dir.join("auth.rpcsec.context/channel"),
+        }
+    }
+}
+
+/// Opens the init channel for reading and writing, retrying while it does
+/// not exist (the auth_rpcgss module is not loaded yet) as rpc.svcgssd
+/// does: every second for ten tries, then every ten seconds.
+pub fn open_init_channel(path: &Path, mut on_retry: impl FnMut(u32, &io::Error)) -> File {
+    let mut attempt = 0u32;
+    loop {
+        match OpenOptions::new().read(true).write(true).open(path) {
+            Ok(file) => return file,
+            Err(e) => {
+                attempt += 1;
+                on_retry(attempt, &e);
+                let pause = if attempt <= 10 { 1 } else { 10 };
+                std::thread::sleep(Duration::from_secs(pause));
+            }
+        }
+    }
+}
+
+/// Waits until a request is pending (or `timeout` passes) and reads it.
+/// Returns `Ok(None)` when nothing was pending.
+pub fn read_request(file: &mut File, timeout: Duration) -> io::Result<Option<Vec<u8>>> {
+    let timeout = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
+    let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLIN)];
+    match poll(&mut fds, timeout) {
+        Ok(0) => return Ok(None),
+        Ok(_) => {}
+        Err(nix::errno::Errno::EINTR) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+
+    let mut buf = vec![0u8; MAX_REQUEST];
+    let n = file.read(&mut buf)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    buf.truncate(n);
+    Ok(Some(buf))
+}
+
+/// Writes one record to a channel with a single write(2).
+pub fn write_record(file: &mut File, record: &str) -> io::Result<()> {
+    let n = file.write(record.as_bytes())?;
+    if n != record.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!("short write: {n} of {} bytes", record.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// Opens the context channel, writes one record and closes it.
+pub fn write_context_record(path: &Path, record: &str) -> io::Result<()> {
+    let mut file = OpenOptions::new().write(true).open(path)?;
+    write_record(&mut file, record)
+}

@@ -1,0 +1,342 @@
+//! Turning one init request into the context record and the init reply,
+//! without any I/O, so that it can be tested against recorded kernel lines.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use krb5::gss::replay::ReplayCache;
+use krb5::gss::status::{major, GssError};
+use krb5::Principal;
+
+use crate::idmap::{Identity, IdentityMapper};
+use crate::kernel::rpcsec::{ContextRecord, InitReply, InitRequest};
+use crate::mech::{self, AcceptOptions, AcceptorCredential};
+
+/// How long the kernel keeps an init reply, in seconds. rpc.svcgssd uses
+/// the same: the entry only has to outlive the RPC that asked for it.
+pub const INIT_REPLY_LIFETIME: i64 = 60;
+
+/// Context handles: four random bytes chosen at start, then a counter, so a
+/// restarted daemon does not reuse the handles of contexts that the kernel
+/// still holds (rpc.svcgssd restarts its counter at 1).
+#[derive(Debug)]
+pub struct HandleAllocator {
+    prefix: [u8; 4],
+    next: AtomicU32,
+}
+
+impl HandleAllocator {
+    pub fn new() -> std::io::Result<Self> {
+        let mut prefix = [0u8; 4];
+        getrandom::fill(&mut prefix).map_err(std::io::Error::other)?;
+        Ok(Self::with_prefix(prefix))
+    }
+
+    pub fn with_prefix(prefix: [u8; 4]) -> Self {
+        Self {
+            prefix,
+            next: AtomicU32::new(1),
+        }
+    }
+
+    pub fn allocate(&self) -> [u8; 8] {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut handle = [0u8; 8];
+        handle[..4].copy_from_slice(&self.prefix);
+        handle[4..].copy_from_slice(&n.to_be_bytes());
+        handle
+    }
+}
+
+/// What to write for one request, in this order: the context record (if
+/// any) to the context channel, then the reply to the init channel, because
+/// the kernel looks the new handle up in the context cache when it builds
+/// the reply.
+#[derive(Debug)]
+pub struct Response {
+    pub context_record: Option<String>,
+    pub reply: String,
+    /// One log line describing the outcome.
+    pub summary: String,
+    /// True if the request failed.
+    pub failed: bool,
+}
+
+/// The server side of RPCSEC_GSS context creation.
+pub struct Server {
+    pub credential: AcceptorCredential,
+    pub replay_cache: ReplayCache,
+    /// The kernel's enctypes, which limit the context key.
+    pub enctypes: Vec<i32>,
+    pub clockskew: i64,
+    pub mapper: Box<dyn IdentityMapper>,
+    pub handles: HandleAllocator,
+}
+
+impl Server {
+    /// Handles one parsed request at time `now`.
+    pub fn handle(&self, request: &InitRequest, now: (i64, u32)) -> Response {
+        let expiry = now.0 + INIT_REPLY_LIFETIME;
+        let fail = |error: GssError, token: Option<Vec<u8>>| {
+            let reply = InitReply {
+                request,
+                expiry,
+                major: error.major,
+                minor: error.minor,
+                out_handle: &[],
+                out_token: token.as_deref().unwrap_or(&[]),
+            };
+            Response {
+                context_record: None,
+                reply: reply.encode().unwrap_or_default(),
+                summary: format!("rejected an RPCSEC_GSS init request: {error}"),
+                failed: true,
+            }
+        };
+
+        if !request.handle.is_empty() {
+            return fail(
+                GssError::new(
+                    major::NO_CONTEXT,
+                    0,
+                    "CONTINUE_INIT for an unknown handle; krb5 contexts complete in one round trip",
+                ),
+                None,
+            );
+        }
+        let mechanism = match mech::for_token(&request.token) {
+            Ok(m) => m,
+            Err(error) => return fail(error, None),
+        };
+        let options = AcceptOptions {
+            enctypes: &self.enctypes,
+            clockskew: self.clockskew,
+            now,
+        };
+        let accepted = match mechanism.accept_sec_context(
+            &self.credential,
+            &self.replay_cache,
+            &options,
+            &request.token,
+        ) {
+            Ok(accepted) => accepted,
+            Err(rejected) => return fail(rejected.error, rejected.output_token),
+        };
+
+        let context = &accepted.context;
+        let client = context.initiator_name().clone();
+        let identity = match self.mapper.map(&client) {
+            Ok(identity) => identity,
+            Err(e) => return fail(GssError::new(major::BAD_NAME, 0, e.to_string()), None),
+        };
+        let exported = match context.export() {
+            Ok(blob) => blob,
+            Err(error) => return fail(error, None),
+        };
+
+        let handle = self.handles.allocate();
+        let host_based = host_based_name(&client);
+        let record = ContextRecord {
+            handle: &handle,
+            expiry: i64::from(context.endtime()),
+            identity: &identity,
+            mech: mechanism.name(),
+            context: &exported,
+            client_principal: host_based.as_deref(),
+        };
+        let record = match record.encode() {
+            Ok(line) => line,
+            Err(e) => return fail(GssError::new(major::FAILURE, 0, e.to_string()), None),
+        };
+        let reply = InitReply {
+            request,
+            expiry,
+            major: major::COMPLETE,
+            minor: 0,
+            out_handle: &handle,
+            out_token: &accepted.output_token,
+        };
+        let reply = match reply.encode() {
+            Ok(line) => line,
+            Err(e) => return fail(GssError::new(major::FAILURE, 0, e.to_string()), None),
+        };
+
+        Response {
+            context_record: Some(record),
+            reply,
+            summary: format!(
+                "accepted {client} for {} as {}, handle {}, expires at {}",
+                context.acceptor_name(),
+                describe(&identity),
+                hex::encode(handle),
+                context.endtime()
+            ),
+            failed: false,
+        }
+    }
+}
+
+/// Returns `service@host` for a two-component principal, the form the kernel
+/// keeps for NFSv4.0 callbacks; user principals have none.
+pub fn host_based_name(principal: &Principal) -> Option<String> {
+    match principal.components.as_slice() {
+        [service, host] => Some(format!("{service}@{host}")),
+        _ => None,
+    }
+}
+
+fn describe(identity: &Identity) -> String {
+    if identity.uid < 0 {
+        "the anonymous user (no mapping)".to_string()
+    } else {
+        format!(
+            "uid {} gid {} with {} groups",
+            identity.uid,
+            identity.gid,
+            identity.groups.len()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::qword::QwordReader;
+    use krb5::keytab::Keytab;
+    use std::sync::Arc;
+
+    /// 2026-12-04 20:09:06 UTC, when the request was recorded.
+    const RECORDED_AT: i64 = 1_796_414_946;
+
+    struct Fixed(Identity);
+
+    impl IdentityMapper for Fixed {
+        fn map(&self, _: &Principal) -> Result<Identity, crate::idmap::IdmapError> {
+            Ok(self.0.clone())
+        }
+    }
+
+    fn server(identity: Identity) -> Server {
+        let keytab = Keytab::parse(include_bytes!(
+            "../../krb5/tests/data/mit-keytab-host-aes-sha1.bin"
+        ))
+        .unwrap();
+        Server {
+            credential: AcceptorCredential {
+                keytab: Arc::new(keytab),
+                principal: None,
+            },
+            replay_cache: ReplayCache::new(),
+            enctypes: vec![20, 19, 18, 17],
+            clockskew: 300,
+            mapper: Box::new(Fixed(identity)),
+            handles: HandleAllocator::with_prefix([0xab, 0xcd, 0xef, 0x01]),
+        }
+    }
+
+    /// A request that Linux 6.12 wrote for MIT's rpc.gssd (machine
+    /// credentials of nfs/nfs.example.test).
+    fn recorded_request() -> InitRequest {
+        InitRequest::parse(include_bytes!(
+            "../../tests/data/kernel/init-request-krb5.txt"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn recorded_request_gets_context_and_reply() {
+        let request = recorded_request();
+        let response = server(Identity::unmapped()).handle(&request, (RECORDED_AT, 0));
+        assert!(!response.failed, "{}", response.summary);
+
+        let record = response.context_record.unwrap();
+        let mut r = QwordReader::new(record.as_bytes());
+        assert_eq!(
+            r.bytes("handle").unwrap(),
+            [0xab, 0xcd, 0xef, 0x01, 0, 0, 0, 1]
+        );
+        assert!(r.int("expiry").unwrap() > RECORDED_AT);
+        assert_eq!(r.int("uid").unwrap(), -1);
+        assert_eq!(r.int("gid").unwrap(), -1);
+        assert_eq!(r.int("groups").unwrap(), 0);
+        assert_eq!(r.text("mech").unwrap(), "krb5");
+        let context = r.bytes("context").unwrap();
+        assert_eq!(context.len(), 52);
+        assert_eq!(&context[0..4], &6u32.to_ne_bytes());
+        assert_eq!(&context[16..20], &20i32.to_ne_bytes());
+        assert_eq!(r.text("principal").unwrap(), "nfs@nfs.example.test");
+        assert!(r.finish().is_ok());
+
+        let mut r = QwordReader::new(response.reply.as_bytes());
+        assert_eq!(r.bytes("in_handle").unwrap(), request.handle);
+        assert_eq!(r.bytes("in_token").unwrap(), request.token);
+        assert_eq!(r.int("expiry").unwrap(), RECORDED_AT + INIT_REPLY_LIFETIME);
+        assert_eq!(r.int("major").unwrap(), 0);
+        assert_eq!(r.int("minor").unwrap(), 0);
+        assert_eq!(
+            r.bytes("out_handle").unwrap(),
+            [0xab, 0xcd, 0xef, 0x01, 0, 0, 0, 1]
+        );
+        assert_eq!(r.bytes("out_token").unwrap()[0], 0x60);
+    }
+
+    #[test]
+    fn mapped_user_and_groups_in_record() {
+        let identity = Identity {
+            uid: 1001,
+            gid: 1001,
+            groups: vec![100, 27],
+        };
+        let response = server(identity).handle(&recorded_request(), (RECORDED_AT, 0));
+        let record = response.context_record.unwrap();
+        assert!(record.contains(" 1001 1001 2 100 27 krb5 "), "{record}");
+    }
+
+    #[test]
+    fn failures_reply_with_status_and_no_context() {
+        let late =
+            server(Identity::unmapped()).handle(&recorded_request(), (RECORDED_AT + 7200, 0));
+        assert!(late.failed);
+        assert!(late.context_record.is_none());
+        let mut r = QwordReader::new(late.reply.as_bytes());
+        r.bytes("in_handle").unwrap();
+        r.bytes("in_token").unwrap();
+        r.int("expiry").unwrap();
+        assert_eq!(r.int("major").unwrap(), i64::from(major::FAILURE));
+        assert_ne!(r.int("minor").unwrap(), 0);
+        assert!(r.bytes("out_handle").unwrap().is_empty());
+
+        let garbage = InitRequest {
+            handle: Vec::new(),
+            token: b"not a token".to_vec(),
+        };
+        let response = server(Identity::unmapped()).handle(&garbage, (RECORDED_AT, 0));
+        assert!(response.failed);
+        assert!(response.reply.contains(&major::DEFECTIVE_TOKEN.to_string()));
+
+        let continued = InitRequest {
+            handle: vec![1, 2, 3, 4],
+            token: Vec::new(),
+        };
+        let response = server(Identity::unmapped()).handle(&continued, (RECORDED_AT, 0));
+        assert!(response
+            .reply
+            .contains(&format!(" {} 0 ", major::NO_CONTEXT)));
+    }
+
+    #[test]
+    fn handles_are_unique() {
+        let handles = HandleAllocator::with_prefix([1, 2, 3, 4]);
+        assert_ne!(handles.allocate(), handles.allocate());
+    }
+
+    #[test]
+    fn host_based_names() {
+        let machine = Principal::parse("nfs/client.example.test@R", None).unwrap();
+        assert_eq!(
+            host_based_name(&machine).as_deref(),
+            Some("nfs@client.example.test")
+        );
+        let user = Principal::parse("alice@R", None).unwrap();
+        assert_eq!(host_based_name(&user), None);
+    }
+}

@@ -1,0 +1,365 @@
+//! `rgssd svcgssd` (also called as `rpc.svcgssd`): the server side of
+//! RPCSEC_GSS context creation over the kernel's procfs cache channels.
+//!
+//! knfsd writes each RPCSEC_GSS_INIT token to
+//! `/proc/net/rpc/auth.rpcsec.init/channel`. The daemon accepts it with the
+//! keytab, maps the client principal to local ids, writes the context to
+//! `auth.rpcsec.context/channel` and the reply to the init channel.
+
+pub mod channel;
+pub mod handler;
+
+use std::path::PathBuf;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use krb5::config::Config;
+use krb5::gss::replay::ReplayCache;
+use krb5::keytab::Keytab;
+use krb5::Principal;
+use log::{debug, error, info, warn};
+
+use crate::idmap::{passwd::Accounts, Identity, IdentityMapper, IdmapError};
+use crate::kernel::rpcsec::InitRequest;
+use crate::mech::AcceptorCredential;
+use crate::tools::getopt::{self, HasArg, LongOption, OptionId};
+use crate::tools::{defaults, Invocation, FAILURE};
+use channel::Channels;
+use handler::{HandleAllocator, Server};
+
+/// The number of requests handled at once.
+const WORKERS: usize = 8;
+
+/// Command-line settings, with rpc.svcgssd's letters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub foreground: bool,
+    pub verbosity: u8,
+    pub rpc_verbosity: u8,
+    pub idmap_verbosity: u8,
+    /// `-n`: accept tickets for any principal in the keytab.
+    pub any_principal: bool,
+    /// `-p`: accept tickets for this principal only.
+    pub principal: Option<String>,
+    /// `--proc-dir`: where the channels are, for tests; `/proc/net/rpc` by default.
+    pub proc_dir: PathBuf,
+}
+
+const USAGE: &str = "usage: rpc.svcgssd [-f] [-v] [-r] [-i] [-n] [-p principal] [--proc-dir DIR]";
+
+/// Parses the command line.
+pub fn parse_args(program: &str, args: &[String]) -> Result<Options, Vec<String>> {
+    let long = [LongOption {
+        name: "proc-dir",
+        has_arg: HasArg::Required,
+        id: OptionId::Long("proc-dir"),
+    }];
+    let parsed = getopt::parse(program, args, "fvrinp:h", &long);
+    let mut errors = parsed.errors;
+    let mut options = Options {
+        foreground: false,
+        verbosity: 0,
+        rpc_verbosity: 0,
+        idmap_verbosity: 0,
+        any_principal: false,
+        principal: None,
+        proc_dir: PathBuf::from("/proc/net/rpc"),
+    };
+    for (id, value) in parsed.options {
+        match (id, value) {
+            (OptionId::Short('f'), _) => options.foreground = true,
+            (OptionId::Short('v'), _) => options.verbosity = options.verbosity.saturating_add(1),
+            (OptionId::Short('r'), _) => {
+                options.rpc_verbosity = options.rpc_verbosity.saturating_add(1)
+            }
+            (OptionId::Short('i'), _) => {
+                options.idmap_verbosity = options.idmap_verbosity.saturating_add(1)
+            }
+            (OptionId::Short('n'), _) => options.any_principal = true,
+            (OptionId::Short('p'), Some(p)) => options.principal = Some(p),
+            (OptionId::Long("proc-dir"), Some(dir)) => options.proc_dir = PathBuf::from(dir),
+            (OptionId::Short('h'), _) => errors.push(USAGE.to_string()),
+            _ => {}
+        }
+    }
+    if !parsed.operands.is_empty() {
+        errors.push(format!(
+            "{program}: unexpected argument {:?}",
+            parsed.operands[0]
+        ));
+    }
+    if options.any_principal && options.principal.is_some() {
+        errors.push(format!("{program}: -n and -p cannot be used together"));
+    }
+    if errors.is_empty() {
+        Ok(options)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Runs the daemon; returns only on a startup failure.
+pub fn run(invocation: &mut Invocation<'_>) -> i32 {
+    let program = invocation.program.clone();
+    let options = match parse_args(&program, &invocation.args) {
+        Ok(options) => options,
+        Err(errors) => {
+            for e in errors {
+                let _ = writeln_err(invocation, &e);
+            }
+            let _ = writeln_err(invocation, USAGE);
+            return FAILURE;
+        }
+    };
+    crate::logging::init(&program, options.verbosity, options.foreground);
+
+    let server = match build_server(&options) {
+        Ok(server) => server,
+        Err(message) => {
+            error!("{message}");
+            if !options.foreground {
+                let _ = writeln_err(invocation, &format!("{program}: {message}"));
+            }
+            return FAILURE;
+        }
+    };
+
+    if !options.foreground {
+        if let Err(e) = nix::unistd::daemon(false, false) {
+            error!("cannot run in the background: {e}");
+            return FAILURE;
+        }
+    }
+    serve(Arc::new(server), &Channels::under(&options.proc_dir))
+}
+
+fn writeln_err(invocation: &mut Invocation<'_>, text: &str) -> std::io::Result<()> {
+    writeln!(invocation.stderr, "{text}")
+}
+/// Loads krb5.conf and the keytab and picks the acceptor principal.
+fn build_server(options: &Options) -> Result<Server, String> {
+    let config = Config::load().map_err(|e| format!("cannot load krb5.conf: {e}"))?;
+    let keytab_name = defaults::keytab_name(&config).map_err(|e| e.to_string())?;
+    let keytab =
+        Keytab::load(&keytab_name).map_err(|e| format!("cannot read keytab {keytab_name}: {e}"))?;
+    if keytab.is_empty() {
+        return Err(format!(
+            "keytab {keytab_name} has no keys; add an nfs/HOST principal with ktadd"
+        ));
+    }
+
+    let principal = if options.any_principal {
+        None
+    } else {
+        let principal = match &options.principal {
+            Some(name) => Principal::parse(name, config.default_realm())
+                .map_err(|e| format!("invalid -p principal: {e}"))?,
+            None => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+                runtime
+                    .block_on(defaults::local_host_principal(&config, "nfs"))
+                    .map_err(|e| e.to_string())?
+            }
+        };
+        if !keytab.principals().iter().any(|p| p.same_name(&principal)) {
+            return Err(format!(
+                "keytab {keytab_name} has no key for {principal}; add one, name another principal with -p, or accept any keytab principal with -n"
+            ));
+        }
+        Some(principal)
+    };
+    match &principal {
+        Some(p) => info!("accepting contexts for {p} with keys from {keytab_name}"),
+        None => info!("accepting contexts for any principal in {keytab_name}"),
+    }
+
+    let clockskew = config
+        .clockskew()
+        .map_err(|e| e.to_string())?
+        .as_secs()
+        .try_into()
+        .unwrap_or(i64::MAX);
+    let enctypes = kernel_enctypes(&options.proc_dir);
+    info!("kernel enctypes: {enctypes:?}");
+
+    let local_realm = config.default_realm().map(str::to_string);
+    Ok(Server {
+        credential: AcceptorCredential {
+            keytab: Arc::new(keytab),
+            principal,
+        },
+        replay_cache: ReplayCache::new(),
+        enctypes,
+        clockskew,
+        mapper: Box::new(LocalUserMapper { local_realm }),
+        handles: HandleAllocator::new().map_err(|e| format!("cannot seed context handles: {e}"))?,
+    })
+}
+
+/// Reads the kernel's enctype list, as rpc.svcgssd does, from
+/// `/proc/fs/nfsd/supported_krb5_enctypes`, else from `gss_krb5_enctypes`
+/// in the channel directory. An empty list allows every enctype.
+fn kernel_enctypes(proc_dir: &std::path::Path) -> Vec<i32> {
+    let candidates = [
+        PathBuf::from("/proc/fs/nfsd/supported_krb5_enctypes"),
+        proc_dir.join("gss_krb5_enctypes"),
+    ];
+    for path in candidates {
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let list: Vec<i32> = text
+                .trim()
+                .split(',')
+                .filter_map(|e| e.trim().parse().ok())
+                .collect();
+            if !list.is_empty() {
+                return list;
+            }
+        }
+    }
+    Vec::new()
+}
+
+/// Maps `user@LOCALREALM` to the local user `user` from /etc/passwd, and
+/// every other principal to the anonymous ids.
+// TODO: replace with the idmapd.conf methods (Local-Realms, nsswitch, static).
+struct LocalUserMapper {
+    local_realm: Option<String>,
+}
+
+impl IdentityMapper for LocalUserMapper {
+    fn map(&self, principal: &Principal) -> Result<Identity, IdmapError> {
+        if self.local_realm.as_deref() != Some(principal.realm.as_str())
+            || principal.components.len() != 1
+        {
+            return Ok(Identity::unmapped());
+        }
+        let accounts = Accounts::load_system().map_err(|e| IdmapError::Accounts(e.to_string()))?;
+        Ok(match accounts.user(&principal.components[0]) {
+            Some(user) => Identity {
+                uid: user.uid.into(),
+                gid: user.gid.into(),
+                groups: accounts.supplementary_groups(user),
+            },
+            None => Identity::unmapped(),
+        })
+    }
+}
+
+fn now() -> (i64, u32) {
+    let elapsed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    (
+        i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX),
+        elapsed.subsec_micros(),
+    )
+}
+
+/// Reads requests forever and hands them to a pool of workers.
+fn serve(server: Arc<Server>, channels: &Channels) -> i32 {
+    let (sender, receiver) = mpsc::sync_channel::<Vec<u8>>(WORKERS * 4);
+    let receiver = Arc::new(std::sync::Mutex::new(receiver));
+
+    let mut init = channel::open_init_channel(&channels.init, |attempt, e| {
+        if attempt == 1 || attempt % 10 == 0 {
+            warn!(
+                "cannot open {}: {e}; is the auth_rpcgss module loaded? retrying",
+                channels.init.display()
+            );
+        }
+    });
+    info!("listening on {}", channels.init.display());
+
+    for _ in 0..WORKERS {
+        let server = Arc::clone(&server);
+        let receiver = Arc::clone(&receiver);
+        let channels = channels.clone();
+        let reply_file = match init.try_clone() {
+            Ok(file) => file,
+            Err(e) => {
+                error!("cannot duplicate the init channel descriptor: {e}");
+                return FAILURE;
+            }
+        };
+        std::thread::spawn(move || worker(&server, &receiver, &channels, reply_file));
+    }
+
+    loop {
+        match channel::read_request(&mut init, Duration::from_secs(60)) {
+            Ok(Some(request)) => {
+                if sender.send(request).is_err() {
+                    error!("all request workers have stopped");
+                    return FAILURE;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                warn!(
+                    "reading {} failed: {e}; reopening it",
+                    channels.init.display()
+                );
+                std::thread::sleep(Duration::from_secs(1));
+                init = channel::open_init_channel(&channels.init, |_, _| {});
+            }
+        }
+    }
+}
+
+fn worker(
+    server: &Server,
+    receiver: &std::sync::Mutex<mpsc::Receiver<Vec<u8>>>,
+    channels: &Channels,
+    mut reply_file: std::fs::File,
+) {
+    loop {
+        let request = {
+            let guard = receiver.lock().unwrap_or_else(|e| e.into_inner());
+            match guard.recv() {
+                Ok(request) => request,
+                Err(_) => return,
+            }
+        };
+
+        let parsed = match InitRequest::parse(&request) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                // Without the handle and token there is no key to reply
+                // under; the kernel drops the request when it expires.
+                warn!(
+                    "ignoring a malformed init request ({} bytes): {e}",
+                    request.len()
+                );
+                continue;
+            }
+        };
+        debug!(
+            "init request: handle {} bytes, token {} bytes",
+            parsed.handle.len(),
+            parsed.token.len()
+        );
+
+        let response = server.handle(&parsed, now());
+        if response.failed {
+            warn!("{}", response.summary);
+        } else {
+            info!("{}", response.summary);
+        }
+        if let Some(record) = &response.context_record {
+            if let Err(e) = channel::write_context_record(&channels.context, record) {
+                error!(
+                    "writing the context to {} failed: {e}",
+                    channels.context.display()
+                );
+            }
+        }
+        if let Err(e) = channel::write_record(&mut reply_file, &response.reply) {
+            error!(
+                "writing the init reply to {} failed: {e}",
+                channels.init.display()
+            );
+        }
+    }
+}
