@@ -304,7 +304,7 @@ impl KdcClient {
             rep,
             &key,
             key_usage::AS_REP_ENC_PART,
-            "decrypting the AS-REP (wrong password or key?)",
+            "decrypting the AS-REP with the password or keytab key",
             client,
         )?;
 
