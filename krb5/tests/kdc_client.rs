@@ -85,7 +85,7 @@ fn krb5_conf(kdc: &TestKdc) -> Config {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// A client configured and locating KDCs only through the test KDC's krb5.conf.
+/// Builds a client that reads settings and KDC addresses only from the test KDC's krb5.conf.
 fn client_from_krb5_conf(kdc: &TestKdc) -> KdcClient {
     KdcClient::from_config(Arc::new(krb5_conf(kdc))).unwrap()
 }
@@ -332,7 +332,7 @@ async fn as_unknown_client() {
 
 #[tokio::test]
 async fn failover_from_dead_kdc() {
-    // krb5.conf lists a loopback port nobody listens on before the real KDC.
+    // krb5.conf lists a closed loopback port before the real KDC.
     let dead = testkdc::free_port().unwrap();
     let kdc = start(
         TestKdcOptions::new(REALM)
