@@ -553,6 +553,42 @@ async fn clock_skew_is_reported() {
 }
 
 #[tokio::test]
+async fn tgs_clock_skew_is_reported() {
+    let kdc = start(
+        TestKdcOptions::new(REALM)
+            .user("alice", "pw")
+            .service("nfs/server.krbtest.com"),
+    );
+    let tgt = KdcClient::new(settings(&kdc))
+        .get_initial_credentials(
+            &principal("alice"),
+            &Secret::password("pw"),
+            &AsOptions::default(),
+        )
+        .await
+        .unwrap();
+
+    // The authenticator's ctime is an hour behind the KDC's clock.
+    let skewed = KdcClient::new(Settings {
+        clock_offset: -3600,
+        ..settings(&kdc)
+    });
+    let error = skewed
+        .get_service_credentials(
+            &tgt,
+            &principal("nfs/server.krbtest.com"),
+            &TgsOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, KdcError::ClockSkew { .. }), "{error}");
+    let KdcError::ClockSkew { skew, .. } = error else {
+        unreachable!();
+    };
+    assert!((3500..=3700).contains(&skew), "skew {skew}");
+}
+
+#[tokio::test]
 async fn renew_extends_ticket() {
     let kdc = start(TestKdcOptions::new(REALM).user("alice", "pw"));
     let client = KdcClient::new(settings(&kdc));
