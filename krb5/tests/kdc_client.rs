@@ -389,6 +389,8 @@ struct Relay {
     port: u16,
     udp_requests: Arc<AtomicUsize>,
     tcp_requests: Arc<AtomicUsize>,
+    /// UDP replies that were KRB_ERR_RESPONSE_TOO_BIG, from the KDC or the relay.
+    too_big_replies: Arc<AtomicUsize>,
 }
 
 async fn start_relay(kdc_port: u16, too_big: bool) -> Relay {
@@ -402,7 +404,10 @@ async fn start_relay(kdc_port: u16, too_big: bool) -> Relay {
     let udp_requests = Arc::new(AtomicUsize::new(0));
     let tcp_requests = Arc::new(AtomicUsize::new(0));
 
+    let too_big_replies = Arc::new(AtomicUsize::new(0));
+
     let udp_count = udp_requests.clone();
+    let too_big_count = too_big_replies.clone();
     tokio::spawn(async move {
         let mut buffer = vec![0u8; 65_535];
         loop {
@@ -423,6 +428,12 @@ async fn start_relay(kdc_port: u16, too_big: bool) -> Relay {
                 reply.truncate(n);
                 reply
             };
+            if matches!(
+                messages::decode_krb_error(&reply),
+                Ok(error) if error.error_code == error_code::KRB_ERR_RESPONSE_TOO_BIG
+            ) {
+                too_big_count.fetch_add(1, Ordering::SeqCst);
+            }
             let _ = udp.send_to(&reply, peer).await;
         }
     });
@@ -447,6 +458,7 @@ async fn start_relay(kdc_port: u16, too_big: bool) -> Relay {
         port,
         udp_requests,
         tcp_requests,
+        too_big_replies,
     }
 }
 
@@ -508,9 +520,8 @@ async fn udp_preference_limit_sends_tcp_first() {
 
 #[tokio::test]
 async fn response_too_big_retries_over_tcp() {
-    // NOTE: MIT krb5kdc sends RESPONSE_TOO_BIG only for replies larger than
-    // kdc_max_dgram_reply_size in kdc.conf, which testkdc does not set, so
-    // the relay sends the error in the KDC's place.
+    // The relay sends RESPONSE_TOO_BIG for every UDP request, so both
+    // requests of the exchange go over TCP after it.
     let kdc = start(TestKdcOptions::new(REALM).user("alice", "pw"));
     let relay = start_relay(kdc.port(), true).await;
     let mut settings = settings(&kdc);
@@ -528,7 +539,41 @@ async fn response_too_big_retries_over_tcp() {
         .unwrap();
     assert_eq!(credential.client, principal("alice"));
     assert_eq!(relay.udp_requests.load(Ordering::SeqCst), 2);
+    assert_eq!(relay.too_big_replies.load(Ordering::SeqCst), 2);
     assert_eq!(relay.tcp_requests.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn mit_response_too_big_retries_over_tcp() {
+    // NOTE: testkdc has no [kdcdefaults] option. krb5kdc reads krb5.conf
+    // after kdc.conf, so the limit rides in after a libdefaults line.
+    let kdc = start(
+        TestKdcOptions::new(REALM)
+            .libdefault(
+                "rdns = false\n[kdcdefaults]\n    kdc_max_dgram_reply_size = 400\n[libdefaults]",
+            )
+            .user("alice", "pw"),
+    );
+    let relay = start_relay(kdc.port(), false).await;
+    let mut settings = settings(&kdc);
+    settings
+        .kdcs
+        .insert(REALM.to_string(), vec![endpoint(relay.port)]);
+    let client = KdcClient::new(settings);
+    let credential = client
+        .get_initial_credentials(
+            &principal("alice"),
+            &Secret::password("pw"),
+            &AsOptions::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("AS: {e}\n{}", kdc.log()));
+    assert_eq!(credential.client, principal("alice"));
+
+    // The PREAUTH_REQUIRED error fits in 400 bytes, the AS-REP does not.
+    assert_eq!(relay.udp_requests.load(Ordering::SeqCst), 2);
+    assert_eq!(relay.too_big_replies.load(Ordering::SeqCst), 1);
+    assert_eq!(relay.tcp_requests.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
