@@ -217,6 +217,8 @@ impl KdcClient {
                 }
             }
 
+            // NOTE: KDC_ERR_WRONG_REALM client referrals (RFC 6806 §4) are not
+            // followed; that error is returned like any other.
             return Err(match code {
                 KDC_ERR_PREAUTH_REQUIRED => KdcError::PreauthLoop {
                     principal: client.to_string(),
