@@ -679,7 +679,7 @@ impl Locator {
     }
 
     /// Returns the name of `address` from `/etc/hosts` or a PTR record.
-    async fn reverse_lookup(&self, address: IpAddr) -> Option<String> {
+    pub async fn reverse_lookup(&self, address: IpAddr) -> Option<String> {
         if let Some(name) = self.hosts.lookup_address(address) {
             return Some(name.to_string());
         }

@@ -2,7 +2,6 @@
 //! a collection, or every cache of a collection, as MIT krb5 1.20's
 //! kdestroy does.
 
-
 use krb5::ccache::{self, CcacheError, CredentialCache};
 use krb5::Principal;
 

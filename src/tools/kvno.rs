@@ -1,7 +1,6 @@
 //! `kvno`: gets a service ticket for each service named and prints the
 //! kvno of the key it is encrypted in, as MIT krb5 1.20's kvno does.
 
-
 use krb5::ccache::{self, CcacheError, CredentialCache};
 use krb5::config::Config;
 use krb5::credentials::Credential;

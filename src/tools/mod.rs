@@ -87,6 +87,12 @@ pub const TOOLS: &[Tool] = &[
         run: kdestroy::run,
     },
     Tool {
+        name: "gssd",
+        aliases: &["rpc.gssd"],
+        summary: "serve the kernel's RPCSEC_GSS upcalls in rpc_pipefs (replaces rpc.gssd)",
+        run: crate::gssd::run,
+    },
+    Tool {
         name: "svcgssd",
         aliases: &["rpc.svcgssd"],
         summary: "serve knfsd's RPCSEC_GSS context requests (replaces rpc.svcgssd)",

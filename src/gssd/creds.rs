@@ -1,0 +1,391 @@
+//! Finding the credentials for an upcall: the machine's, from the keytab,
+//! or a user's, from the credential caches that user owns.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use krb5::ccache;
+use krb5::config::Config;
+use krb5::credentials::Credential;
+use krb5::kdc::{AsOptions, KdcClient, Secret};
+use krb5::keytab::Keytab;
+use krb5::Principal;
+use log::{debug, info};
+
+/// Seconds before expiry at which a cached TGT counts as expired, so that a
+/// ticket is not used just before it runs out (rpc.gssd uses the same).
+pub const EXPIRY_MARGIN: u32 = 300;
+
+/// Why no credentials were found. `expired` marks the case where a cache
+/// for the user existed but held no valid TGT, which the kernel reports to
+/// the user as EKEYEXPIRED.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredsError {
+    pub message: String,
+    pub expired: bool,
+}
+
+impl CredsError {
+    fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            expired: false,
+        }
+    }
+}
+
+impl std::fmt::Display for CredsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Where machine and user credentials come from.
+#[derive(Debug, Clone)]
+pub struct CredsSettings {
+    /// The keytab for machine credentials (`-k`).
+    pub keytab: String,
+    /// Directories searched for user caches (`-d`), `%U` already unexpanded.
+    pub ccache_dirs: Vec<String>,
+    /// The realm tried first (`-R`), else the default realm.
+    pub preferred_realm: Option<String>,
+    /// Keep machine TGTs in memory only (`-M`).
+    pub memory_cache: bool,
+}
+
+/// The local host's names for building machine principals.
+#[derive(Debug, Clone)]
+pub struct LocalHost {
+    /// The canonical, lowercased host name.
+    pub fqdn: String,
+    /// The uncanonicalized host name, for the `HOST$` account name.
+    pub short: String,
+}
+
+/// Machine TGTs by client principal, reused until close to expiry.
+#[derive(Debug, Default)]
+pub struct MachineCache {
+    tgts: Mutex<HashMap<String, Credential>>,
+}
+
+/// Returns the service names tried in order: `$` stands for the `HOST$`
+/// account, then `root`, `nfs` and `host`; or only the upcall's `service=`.
+pub fn machine_services(requested: Option<&str>) -> Vec<String> {
+    match requested {
+        Some(service) if service != "*" => vec![service.to_string()],
+        _ => ["$", "root", "nfs", "host"].map(str::to_string).to_vec(),
+    }
+}
+
+/// Finds the keytab principal for machine credentials, in rpc.gssd's order:
+/// per realm, exact names per service (`HOST$`, then `service/fqdn`), then
+/// any two-component principal of each service in that realm.
+pub fn find_machine_principal(
+    keytab: &Keytab,
+    host: &LocalHost,
+    services: &[String],
+    realms: &[String],
+) -> Option<Principal> {
+    let principals = keytab.principals();
+    for realm in realms {
+        for service in services {
+            let candidates = if service == "$" {
+                let account = format!("{}$", host.short.split('.').next().unwrap_or_default());
+                vec![
+                    Principal::new(vec![account.clone()], realm.clone()),
+                    Principal::new(vec![account.to_uppercase()], realm.clone()),
+                ]
+            } else {
+                vec![Principal::host_service(service, &host.fqdn, realm)]
+            };
+            for candidate in candidates {
+                if let Some(found) = principals.iter().find(|p| p.same_name(&candidate)) {
+                    return Some((*found).clone());
+                }
+            }
+        }
+        for service in services.iter().filter(|s| *s != "$") {
+            if let Some(found) = principals.iter().find(|p| {
+                p.realm == *realm && p.components.len() == 2 && p.components[0] == *service
+            }) {
+                return Some((*found).clone());
+            }
+        }
+    }
+    None
+}
+
+impl MachineCache {
+    /// Returns a TGT for `principal`, from memory if it is valid for more
+    /// than [`EXPIRY_MARGIN`] seconds, else from the KDC with the keytab.
+    pub async fn tgt(
+        &self,
+        kdc: &KdcClient,
+        config: &Config,
+        keytab: &Keytab,
+        principal: &Principal,
+        settings: &CredsSettings,
+        now: u32,
+    ) -> Result<Credential, CredsError> {
+        let key = principal.to_string();
+        if let Some(tgt) = self.lock().get(&key) {
+            if tgt.endtime > now.saturating_add(EXPIRY_MARGIN) {
+                return Ok(tgt.clone());
+            }
+        }
+
+        let keys: Vec<_> = keytab
+            .entries()
+            .iter()
+            .filter(|e| e.principal.same_name(principal))
+            .map(|e| e.key.clone())
+            .collect();
+        let options = AsOptions::from_config(config, &principal.realm)
+            .map_err(|e| CredsError::new(e.to_string()))?;
+        let tgt = kdc
+            .get_initial_credentials(principal, &Secret::Keys(keys), &options)
+            .await
+            .map_err(|e| {
+                CredsError::new(format!(
+                    "cannot get a TGT for machine principal {principal} from keytab {}: {e}",
+                    settings.keytab
+                ))
+            })?;
+        info!("got a TGT for {principal}, valid until {}", tgt.endtime);
+
+        if !settings.memory_cache {
+            if let Some(dir) = settings.ccache_dirs.first() {
+                write_machine_ccache(dir, principal, &tgt);
+            }
+        }
+        self.lock().insert(key, tgt.clone());
+        Ok(tgt)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Credential>> {
+        self.tgts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Writes the machine TGT to `DIR/krb5ccmachine_REALM`, where rpc.gssd
+/// keeps it, so that administrators can inspect it with klist. Failure only
+/// logs: the daemon keeps its own copy in memory.
+fn write_machine_ccache(dir: &str, principal: &Principal, tgt: &Credential) {
+    let path = Path::new(dir).join(format!("krb5ccmachine_{}", principal.realm));
+    let name = format!("FILE:{}", path.display());
+    let result = ccache::resolve(&name).and_then(|cache| {
+        cache.initialize(principal)?;
+        cache.store(tgt)
+    });
+    if let Err(e) = result {
+        log::warn!("cannot write the machine credential cache {name}: {e}");
+    }
+}
+
+/// A candidate user cache found in the search directories.
+#[derive(Debug)]
+struct Candidate {
+    name: String,
+    mtime: i64,
+}
+
+/// Expands `%U` to the uid and `%%` to `%` in a search directory.
+pub fn expand_dir(template: &str, uid: u32) -> String {
+    let mut out = String::new();
+    let mut chars = template.chars();
+    while let Some(c) = chars.next() {
+        if c == '%' {
+            match chars.next() {
+                Some('U') => out.push_str(&uid.to_string()),
+                Some('%') => out.push('%'),
+                Some(other) => {
+                    out.push('%');
+                    out.push(other);
+                }
+                None => out.push('%'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Finds a valid TGT for `uid`: first in the cache that krb5.conf's
+/// `default_ccache_name` names for the uid, then in the caches named
+/// `*krb5cc*` and owned by the uid in the search directories, preferring
+/// the preferred realm and then the newest.
+pub fn find_user_tgt(
+    config: &Config,
+    uid: u32,
+    settings: &CredsSettings,
+    skip_machine_caches: bool,
+    now: u32,
+) -> Result<Credential, CredsError> {
+    let mut saw_cache = false;
+
+    if let Ok(name) = config.default_ccache_name_for(uid) {
+        match valid_tgt(&name, uid, now) {
+            Ok(Some(tgt)) => return Ok(tgt),
+            Ok(None) => saw_cache = true,
+            Err(()) => {}
+        }
+    }
+
+    let mut candidates = Vec::new();
+    for dir in &settings.ccache_dirs {
+        let dir = PathBuf::from(expand_dir(dir, uid));
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            if !file_name.contains("krb5cc") {
+                continue;
+            }
+            if skip_machine_caches && file_name.contains("machine_") {
+                continue;
+            }
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.uid() != uid {
+                continue;
+            }
+            let path = entry.path();
+            let name = if meta.is_file() {
+                format!("FILE:{}", path.display())
+            } else if meta.is_dir() {
+                format!("DIR:{}", path.display())
+            } else {
+                continue;
+            };
+            candidates.push(Candidate {
+                name,
+                mtime: meta.mtime(),
+            });
+        }
+    }
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.mtime));
+
+    let mut valid = Vec::new();
+    for candidate in &candidates {
+        match valid_tgt(&candidate.name, uid, now) {
+            Ok(Some(tgt)) => valid.push(tgt),
+            Ok(None) | Err(()) => saw_cache = true,
+        }
+    }
+    if let Some(realm) = &settings.preferred_realm {
+        if let Some(index) = valid.iter().position(|t| t.client.realm == *realm) {
+            return Ok(valid.swap_remove(index));
+        }
+    }
+    if let Some(tgt) = valid.into_iter().next() {
+        return Ok(tgt);
+    }
+
+    Err(CredsError {
+        message: if saw_cache {
+            format!("the credential caches of uid {uid} hold no valid ticket-granting ticket; run kinit")
+        } else {
+            format!(
+                "no credential cache for uid {uid} in {} or the default cache; run kinit",
+                settings.ccache_dirs.join(":")
+            )
+        },
+        expired: saw_cache,
+    })
+}
+
+/// Reads a cache and returns its TGT for the principal's own realm if valid.
+/// `Err(())` means the cache does not exist or cannot be read.
+fn valid_tgt(name: &str, uid: u32, now: u32) -> Result<Option<Credential>, ()> {
+    let cache = ccache::resolve(name).map_err(|_| ())?;
+    let principal = cache.principal().map_err(|e| {
+        debug!("skipping cache {name} of uid {uid}: {e}");
+    })?;
+    let tgs = Principal::krbtgt(&principal.realm, &principal.realm);
+    let credentials = cache.credentials().map_err(|_| ())?;
+    Ok(credentials
+        .into_iter()
+        .find(|c| c.server.same_name(&tgs) && c.endtime > now && c.client.same_name(&principal)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use krb5::crypto::Key;
+    use krb5::keytab::KeytabEntry;
+
+    fn keytab(names: &[&str]) -> Keytab {
+        let mut keytab = Keytab::new();
+        for name in names {
+            keytab.add_entry(KeytabEntry {
+                principal: Principal::parse(name, None).unwrap(),
+                timestamp: 0,
+                kvno: 1,
+                key: Key::from_raw(18, vec![0; 32]),
+            });
+        }
+        keytab
+    }
+
+    fn host() -> LocalHost {
+        LocalHost {
+            fqdn: "client.example.test".into(),
+            short: "client".into(),
+        }
+    }
+
+    #[test]
+    fn machine_principal_order() {
+        let realms = vec!["EXAMPLE.TEST".to_string()];
+        let all = machine_services(None);
+        let kt = keytab(&[
+            "host/client.example.test@EXAMPLE.TEST",
+            "nfs/client.example.test@EXAMPLE.TEST",
+        ]);
+        assert_eq!(
+            find_machine_principal(&kt, &host(), &all, &realms)
+                .unwrap()
+                .to_string(),
+            "nfs/client.example.test@EXAMPLE.TEST"
+        );
+
+        let kt = keytab(&[
+            "CLIENT$@EXAMPLE.TEST",
+            "nfs/client.example.test@EXAMPLE.TEST",
+        ]);
+        assert_eq!(
+            find_machine_principal(&kt, &host(), &all, &realms)
+                .unwrap()
+                .to_string(),
+            "CLIENT$@EXAMPLE.TEST"
+        );
+    }
+
+    #[test]
+    fn machine_principal_any_instance_and_service_restriction() {
+        let realms = vec!["EXAMPLE.TEST".to_string()];
+        let kt = keytab(&["host/other.example.test@EXAMPLE.TEST"]);
+        assert_eq!(
+            find_machine_principal(&kt, &host(), &machine_services(Some("*")), &realms)
+                .unwrap()
+                .to_string(),
+            "host/other.example.test@EXAMPLE.TEST"
+        );
+        assert!(
+            find_machine_principal(&kt, &host(), &machine_services(Some("nfs")), &realms).is_none()
+        );
+        assert!(
+            find_machine_principal(&kt, &host(), &machine_services(None), &["OTHER".into()])
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn search_dir_expansion() {
+        assert_eq!(expand_dir("/run/user/%U", 1001), "/run/user/1001");
+        assert_eq!(expand_dir("/tmp/%%U", 5), "/tmp/%U");
+    }
+}

@@ -1,0 +1,344 @@
+//! `rgssd gssd` (also called as `rpc.gssd`): the client side. The kernel's
+//! RPC clients ask for RPCSEC_GSS contexts through upcalls in rpc_pipefs;
+//! the daemon finds credentials, runs the context creation with the NFS
+//! server and writes the context down to the kernel.
+
+pub mod creds;
+pub mod pipefs;
+pub mod upcall;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use krb5::config::Config;
+use krb5::kdc::KdcClient;
+use krb5::locate::Locator;
+use log::{error, info, warn};
+
+use crate::tools::getopt::{self, OptionId};
+use crate::tools::{Invocation, FAILURE};
+use creds::{CredsSettings, LocalHost};
+use pipefs::UpcallLimits;
+use upcall::Gssd;
+
+/// Command-line settings, with rpc.gssd's letters and defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub foreground: bool,
+    pub verbosity: u8,
+    pub rpc_verbosity: u8,
+    /// `-M`: keep machine TGTs in memory only.
+    pub memory_cache: bool,
+    /// Without `-n`, uid 0 uses machine credentials.
+    pub use_machine_creds: bool,
+    /// `-p`: the rpc_pipefs mount point.
+    pub pipefs: PathBuf,
+    /// `-k`: the keytab for machine credentials.
+    pub keytab: String,
+    /// `-d`: directories searched for user caches, `%U` for the uid.
+    pub ccache_dirs: Vec<String>,
+    /// `-t`: replaces the context lifetime in downcalls when non-zero.
+    pub context_timeout: u32,
+    /// `-T`: timeout of the creation call, seconds.
+    pub rpc_timeout: u64,
+    /// `-R`: the realm tried first.
+    pub preferred_realm: Option<String>,
+    /// `-D`: reverse-resolve server addresses even for dotted names.
+    pub always_reverse_resolve: bool,
+    /// Without `-H`, HOME is set to `/`.
+    pub set_home: bool,
+    /// `-U`: upcall timeout, seconds, 5 to 600.
+    pub upcall_timeout: u64,
+    /// `-C`: give up on timed-out upcalls with ETIMEDOUT.
+    pub cancel_timed_out: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            foreground: false,
+            verbosity: 0,
+            rpc_verbosity: 0,
+            memory_cache: false,
+            use_machine_creds: true,
+            pipefs: PathBuf::from("/var/lib/nfs/rpc_pipefs"),
+            keytab: "/etc/krb5.keytab".to_string(),
+            ccache_dirs: vec!["/tmp".to_string(), "/run/user/%U".to_string()],
+            context_timeout: 0,
+            rpc_timeout: 5,
+            preferred_realm: None,
+            always_reverse_resolve: false,
+            set_home: true,
+            upcall_timeout: 30,
+            cancel_timed_out: false,
+        }
+    }
+}
+
+const USAGE: &str = "usage: rpc.gssd [-f] [-M] [-n] [-v] [-r] [-p pipefsdir] [-k keytab] [-d ccachedir] [-t timeout] [-T timeout] [-U timeout] [-C] [-R preferred realm] [-D] [-H]";
+
+/// Parses the command line. `-m` and `-l` are accepted and ignored with a
+/// warning, because old rpc.gssd versions took them.
+pub fn parse_args(program: &str, args: &[String]) -> Result<(Options, Vec<String>), Vec<String>> {
+    let parsed = getopt::parse(program, args, "fvrmlnMp:k:d:t:T:R:DHU:Ch", &[]);
+    let mut errors = parsed.errors;
+    let mut warnings = Vec::new();
+    let mut options = Options::default();
+
+    let number = |letter: char, value: &str, errors: &mut Vec<String>| -> Option<u64> {
+        match value.parse::<u64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                errors.push(format!(
+                    "{program}: invalid value {value:?} for -{letter}: expected a number of seconds"
+                ));
+                None
+            }
+        }
+    };
+    for (id, value) in parsed.options {
+        let value = value.unwrap_or_default();
+        match id {
+            OptionId::Short('f') => options.foreground = true,
+            OptionId::Short('v') => options.verbosity = options.verbosity.saturating_add(1),
+            OptionId::Short('r') => options.rpc_verbosity = options.rpc_verbosity.saturating_add(1),
+            OptionId::Short(letter @ ('m' | 'l')) => {
+                warnings.push(format!("-{letter} is obsolete and ignored"))
+            }
+            OptionId::Short('n') => options.use_machine_creds = false,
+            OptionId::Short('M') => options.memory_cache = true,
+            OptionId::Short('p') => options.pipefs = PathBuf::from(value),
+            OptionId::Short('k') => options.keytab = value,
+            OptionId::Short('d') => {
+                options.ccache_dirs = value
+                    .split(':')
+                    .filter(|d| !d.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }
+            OptionId::Short('t') => {
+                if let Some(n) = number('t', &value, &mut errors) {
+                    options.context_timeout = u32::try_from(n).unwrap_or(u32::MAX);
+                }
+            }
+            OptionId::Short('T') => {
+                if let Some(n) = number('T', &value, &mut errors) {
+                    options.rpc_timeout = n.max(1);
+                }
+            }
+            OptionId::Short('U') => {
+                if let Some(n) = number('U', &value, &mut errors) {
+                    options.upcall_timeout = n.clamp(5, 600);
+                }
+            }
+            OptionId::Short('R') => options.preferred_realm = Some(value),
+            OptionId::Short('D') => options.always_reverse_resolve = true,
+            OptionId::Short('H') => options.set_home = false,
+            OptionId::Short('C') => options.cancel_timed_out = true,
+            OptionId::Short('h') => errors.push(USAGE.to_string()),
+            _ => {}
+        }
+    }
+    if let Some(operand) = parsed.operands.first() {
+        errors.push(format!("{program}: unexpected argument {operand:?}"));
+    }
+    if options.ccache_dirs.is_empty() {
+        errors.push(format!("{program}: -d needs at least one directory"));
+    }
+    if errors.is_empty() {
+        Ok((options, warnings))
+    } else {
+        Err(errors)
+    }
+}
+
+/// Runs the daemon; returns only on a startup failure.
+pub fn run(invocation: &mut Invocation<'_>) -> i32 {
+    let program = invocation.program.clone();
+    let (options, warnings) = match parse_args(&program, &invocation.args) {
+        Ok(parsed) => parsed,
+        Err(errors) => {
+            for e in errors {
+                let _ = writeln!(invocation.stderr, "{e}");
+            }
+            let _ = writeln!(invocation.stderr, "{USAGE}");
+            return FAILURE;
+        }
+    };
+    crate::logging::init(&program, options.verbosity, options.foreground);
+    for w in warnings {
+        warn!("{w}");
+    }
+    if options.set_home {
+        // krb5 files in $HOME could live on the very NFS mount being served.
+        std::env::set_var("HOME", "/");
+    }
+
+    let config = match Config::load() {
+        Ok(config) => Arc::new(config),
+        Err(e) => {
+            error!("cannot load krb5.conf: {e}");
+            return FAILURE;
+        }
+    };
+    if !options.foreground {
+        if let Err(e) = nix::unistd::daemon(false, false) {
+            error!("cannot run in the background: {e}");
+            return FAILURE;
+        }
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            error!("cannot start the async runtime: {e}");
+            return FAILURE;
+        }
+    };
+    runtime.block_on(serve(options, config))
+}
+
+async fn serve(options: Options, config: Arc<Config>) -> i32 {
+    let kdc = match KdcClient::from_config(Arc::clone(&config)) {
+        Ok(kdc) => kdc,
+        Err(e) => {
+            error!("invalid krb5.conf settings: {e}");
+            return FAILURE;
+        }
+    };
+    let locator = match Locator::from_system() {
+        Ok(locator) => locator,
+        Err(e) => {
+            error!("cannot set up DNS lookups: {e}");
+            return FAILURE;
+        }
+    };
+    let host = local_host(&config, &locator).await;
+    info!("local host name {}", host.fqdn);
+
+    let creds = CredsSettings {
+        keytab: options.keytab.clone(),
+        ccache_dirs: options.ccache_dirs.clone(),
+        preferred_realm: options
+            .preferred_realm
+            .clone()
+            .or_else(|| config.default_realm().map(str::to_string)),
+        memory_cache: options.memory_cache,
+    };
+    let gssd = Arc::new(Gssd::new(
+        Arc::clone(&config),
+        kdc,
+        locator,
+        creds,
+        host,
+        options.use_machine_creds,
+        None,
+        options.context_timeout,
+        Duration::from_secs(options.rpc_timeout),
+        options.always_reverse_resolve,
+    ));
+    let limits = UpcallLimits {
+        timeout: Duration::from_secs(options.upcall_timeout),
+        cancel_timed_out: options.cancel_timed_out,
+    };
+    match pipefs::watch(options.pipefs.clone(), gssd, limits).await {
+        Ok(()) => 0,
+        Err(e) => {
+            error!("cannot watch {}: {e}", options.pipefs.display());
+            FAILURE
+        }
+    }
+}
+
+/// The local host's names: gethostname(2), canonicalized as krb5.conf says.
+async fn local_host(config: &Config, locator: &Locator) -> LocalHost {
+    let short = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".to_string());
+    let fqdn = locator
+        .canonicalize_host(config, &short)
+        .await
+        .ok()
+        .and_then(|names| names.into_iter().next())
+        .unwrap_or_else(|| short.to_lowercase());
+    LocalHost { fqdn, short }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<(Options, Vec<String>), Vec<String>> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        parse_args("rpc.gssd", &args)
+    }
+
+    #[test]
+    fn defaults_match_rpc_gssd() {
+        let (options, warnings) = parse(&[]).unwrap();
+        assert_eq!(options, Options::default());
+        assert!(warnings.is_empty());
+        assert_eq!(options.pipefs, PathBuf::from("/var/lib/nfs/rpc_pipefs"));
+        assert_eq!(options.upcall_timeout, 30);
+    }
+
+    #[test]
+    fn options_are_read() {
+        let (options, _) = parse(&[
+            "-fvv",
+            "-n",
+            "-M",
+            "-p",
+            "/run/rpc_pipefs",
+            "-k",
+            "/etc/nfs.keytab",
+            "-d",
+            "/var/tmp:/run/user/%U",
+            "-t",
+            "600",
+            "-T",
+            "10",
+            "-U",
+            "1000",
+            "-C",
+            "-R",
+            "EXAMPLE.TEST",
+            "-D",
+            "-H",
+        ])
+        .unwrap();
+        assert!(options.foreground);
+        assert_eq!(options.verbosity, 2);
+        assert!(!options.use_machine_creds);
+        assert!(options.memory_cache);
+        assert_eq!(options.pipefs, PathBuf::from("/run/rpc_pipefs"));
+        assert_eq!(options.keytab, "/etc/nfs.keytab");
+        assert_eq!(options.ccache_dirs, ["/var/tmp", "/run/user/%U"]);
+        assert_eq!(options.context_timeout, 600);
+        assert_eq!(options.rpc_timeout, 10);
+        assert_eq!(options.upcall_timeout, 600);
+        assert!(options.cancel_timed_out);
+        assert_eq!(options.preferred_realm.as_deref(), Some("EXAMPLE.TEST"));
+        assert!(options.always_reverse_resolve);
+        assert!(!options.set_home);
+    }
+
+    #[test]
+    fn obsolete_options_warn() {
+        let (_, warnings) = parse(&["-m", "-l"]).unwrap();
+        assert_eq!(warnings.len(), 2);
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        let errors = parse(&["-t", "ten"]).unwrap_err();
+        assert!(errors[0].contains("\"ten\""), "{errors:?}");
+        assert!(parse(&["-Z"]).is_err());
+        assert!(parse(&["extra"]).is_err());
+    }
+}

@@ -1,0 +1,473 @@
+//! Handling one upcall: credentials, the service ticket, the RPCSEC_GSS
+//! creation call against the NFS server, and the downcall.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use krb5::config::Config;
+use krb5::credentials::Credential;
+use krb5::gss::initiator::RPCSEC_GSS_FLAGS;
+use krb5::gss::status::{krb5_minor, major};
+use krb5::kdc::{KdcClient, TgsOptions};
+use krb5::keytab::Keytab;
+use krb5::locate::Locator;
+use krb5::messages::error_code;
+use krb5::Principal;
+use log::{debug, info, warn};
+
+use super::creds::{self, CredsError, CredsSettings, LocalHost, MachineCache, EXPIRY_MARGIN};
+use crate::kernel::downcall::{errno, ContextDowncall};
+use crate::kernel::info::ClientInfo;
+use crate::kernel::upcall::Upcall;
+use crate::mech::{self, InitStep, InitiatorRequest};
+use crate::rpc::gss_init::{decode_reply, GssProc, InitCall};
+use crate::rpc::transport::{self, Protocol};
+
+/// The NFS program number; NFSv4 servers listen on port 2049.
+const NFS_PROGRAM: u32 = 100_003;
+const NFS_PORT: u16 = 2049;
+
+/// Daemon-wide settings and state shared by all upcalls.
+pub struct Gssd {
+    pub config: Arc<Config>,
+    pub kdc: KdcClient,
+    pub locator: Locator,
+    pub creds: CredsSettings,
+    pub host: LocalHost,
+    /// uid 0 uses machine credentials (no `-n`).
+    pub use_machine_creds: bool,
+    /// `allowed-enctypes`, if set.
+    pub allowed_enctypes: Option<Vec<i32>>,
+    /// Replaces the context lifetime in downcalls when non-zero (`-t`).
+    pub context_timeout: u32,
+    /// Timeout of the creation call (`-T`).
+    pub rpc_timeout: Duration,
+    /// Reverse-resolve server addresses even for dotted names (`-D`).
+    pub always_reverse_resolve: bool,
+    pub machine_cache: MachineCache,
+    service_tickets: Mutex<HashMap<(String, String), Credential>>,
+}
+
+/// A failed upcall: the errno to send down and a message for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpcallError {
+    pub errno: i32,
+    pub message: String,
+}
+
+impl UpcallError {
+    fn access(message: impl Into<String>) -> Self {
+        Self {
+            errno: errno::EACCES,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<CredsError> for UpcallError {
+    fn from(e: CredsError) -> Self {
+        Self {
+            errno: if e.expired {
+                errno::EKEYEXPIRED
+            } else {
+                errno::EACCES
+            },
+            message: e.message,
+        }
+    }
+}
+
+fn now() -> (i64, u32) {
+    let elapsed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (
+        i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX),
+        elapsed.subsec_micros(),
+    )
+}
+
+fn now_u32() -> u32 {
+    u32::try_from(now().0.max(0)).unwrap_or(u32::MAX)
+}
+
+impl Gssd {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: Arc<Config>,
+        kdc: KdcClient,
+        locator: Locator,
+        creds: CredsSettings,
+        host: LocalHost,
+        use_machine_creds: bool,
+        allowed_enctypes: Option<Vec<i32>>,
+        context_timeout: u32,
+        rpc_timeout: Duration,
+        always_reverse_resolve: bool,
+    ) -> Self {
+        Self {
+            config,
+            kdc,
+            locator,
+            creds,
+            host,
+            use_machine_creds,
+            allowed_enctypes,
+            context_timeout,
+            rpc_timeout,
+            always_reverse_resolve,
+            machine_cache: MachineCache::default(),
+            service_tickets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Handles one upcall and returns the downcall to write.
+    pub async fn handle(&self, info: &ClientInfo, upcall: &Upcall) -> Result<Vec<u8>, UpcallError> {
+        let mechanism = mech::by_name(&upcall.mech).ok_or_else(|| {
+            UpcallError::access(format!("unknown mechanism {:?} in upcall", upcall.mech))
+        })?;
+        if mechanism.name() != "krb5" {
+            return Err(UpcallError::access(spkm3::UNAVAILABLE));
+        }
+
+        let target = match &upcall.target {
+            Some(target) => target.clone(),
+            None => format!("{}@{}", info.program_name, self.server_name(info).await?),
+        };
+        let service = self.service_principal(&target).await?;
+        let machine = upcall.service.is_some() || (upcall.uid == 0 && self.use_machine_creds);
+        let enctypes = self.enctypes(&upcall.enctypes)?;
+        debug!(
+            "upcall for uid {} to {service} ({} credentials), enctypes {enctypes:?}",
+            upcall.uid,
+            if machine { "machine" } else { "user" }
+        );
+
+        let mut retried = false;
+        loop {
+            let tgt = if machine {
+                self.machine_tgt(upcall, &service).await?
+            } else {
+                creds::find_user_tgt(
+                    &self.config,
+                    upcall.uid,
+                    &self.creds,
+                    upcall.uid == 0,
+                    now_u32(),
+                )?
+            };
+            let ticket = self.service_ticket(&tgt, &service, &enctypes).await?;
+            match self
+                .establish(info, upcall, &target, &ticket, &enctypes)
+                .await
+            {
+                Err(e) if e.errno == BAD_INTEGRITY_RETRY && !retried => {
+                    // The server could not decrypt the ticket, typically
+                    // after its keys were changed: get fresh tickets once.
+                    warn!(
+                        "{}; getting a new ticket for {service} and retrying once",
+                        e.message
+                    );
+                    self.forget_service_ticket(&tgt.client, &service);
+                    retried = true;
+                }
+                Err(e) if e.errno == BAD_INTEGRITY_RETRY => {
+                    return Err(UpcallError::access(e.message))
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The server's name for the target: the mount's name when it is a
+    /// dotted name, else the reverse lookup of its address.
+    async fn server_name(&self, info: &ClientInfo) -> Result<String, UpcallError> {
+        let is_address = info.server.parse::<IpAddr>().is_ok();
+        if info.server.contains('.') && !is_address && !self.always_reverse_resolve {
+            return Ok(info.server.to_lowercase());
+        }
+        let address: IpAddr = info.address.parse().map_err(|_| {
+            UpcallError::access(format!(
+                "server address {:?} is not an IP address",
+                info.address
+            ))
+        })?;
+        self.locator
+            .reverse_lookup(address)
+            .await
+            .map(|name| name.trim_end_matches('.').to_lowercase())
+            .ok_or_else(|| {
+                UpcallError::access(format!(
+                    "cannot resolve server address {address} to a name; add it to /etc/hosts or DNS, or mount by name"
+                ))
+            })
+    }
+
+    /// Turns `service@host` into `service/host@REALM`.
+    async fn service_principal(&self, target: &str) -> Result<Principal, UpcallError> {
+        let (service, host) = target.split_once('@').ok_or_else(|| {
+            UpcallError::access(format!("target {target:?} is not in service@host form"))
+        })?;
+        let host = host.to_lowercase();
+        let realm = self
+            .locator
+            .realm_for_host(&self.config, &host)
+            .await
+            .ok()
+            .flatten()
+            .or_else(|| self.config.default_realm().map(str::to_string))
+            .ok_or_else(|| {
+                UpcallError::access(format!(
+                    "no realm for server {host}: add it to [domain_realm] or set default_realm in krb5.conf"
+                ))
+            })?;
+        Ok(Principal::host_service(service, &host, &realm))
+    }
+
+    /// krb5.conf's permitted enctypes, in their order, that the kernel
+    /// listed and `allowed-enctypes` allows.
+    fn enctypes(&self, kernel: &[i32]) -> Result<Vec<i32>, UpcallError> {
+        let permitted = self
+            .config
+            .permitted_enctypes()
+            .map_err(|e| UpcallError::access(e.to_string()))?;
+        let list: Vec<i32> = permitted
+            .into_iter()
+            .filter(|e| kernel.is_empty() || kernel.contains(e))
+            .filter(|e| self.allowed_enctypes.as_ref().is_none_or(|a| a.contains(e)))
+            .collect();
+        if list.is_empty() {
+            return Err(UpcallError::access(format!(
+                "no enctype is both permitted by krb5.conf and supported by the kernel ({kernel:?})"
+            )));
+        }
+        Ok(list)
+    }
+
+    async fn machine_tgt(
+        &self,
+        upcall: &Upcall,
+        service: &Principal,
+    ) -> Result<Credential, UpcallError> {
+        let keytab = Keytab::load(&self.creds.keytab).map_err(|e| {
+            UpcallError::access(format!("cannot read keytab {}: {e}", self.creds.keytab))
+        })?;
+        let host = match &upcall.srchost {
+            Some(srchost) => LocalHost {
+                fqdn: srchost.to_lowercase(),
+                short: srchost.to_lowercase(),
+            },
+            None => self.host.clone(),
+        };
+
+        let mut realms: Vec<String> = Vec::new();
+        for realm in [
+            self.creds.preferred_realm.clone(),
+            Some(service.realm.clone()),
+            self.config.default_realm().map(str::to_string),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !realms.contains(&realm) {
+                realms.push(realm);
+            }
+        }
+        let services = creds::machine_services(upcall.service.as_deref());
+        let principal = creds::find_machine_principal(&keytab, &host, &services, &realms)
+            .ok_or_else(|| {
+                UpcallError::access(format!(
+                    "keytab {} has no machine principal ({}) for host {} in realms {}",
+                    self.creds.keytab,
+                    services.join(", "),
+                    host.fqdn,
+                    realms.join(", ")
+                ))
+            })?;
+        Ok(self
+            .machine_cache
+            .tgt(
+                &self.kdc,
+                &self.config,
+                &keytab,
+                &principal,
+                &self.creds,
+                now_u32(),
+            )
+            .await?)
+    }
+
+    async fn service_ticket(
+        &self,
+        tgt: &Credential,
+        service: &Principal,
+        enctypes: &[i32],
+    ) -> Result<Credential, UpcallError> {
+        let key = (tgt.client.to_string(), service.to_string());
+        if let Some(ticket) = self.lock_tickets().get(&key) {
+            if ticket.endtime > now_u32().saturating_add(EXPIRY_MARGIN)
+                && enctypes.contains(&ticket.session_key.enctype())
+            {
+                return Ok(ticket.clone());
+            }
+        }
+        let options = TgsOptions {
+            enctypes: Some(enctypes.to_vec()),
+            ..TgsOptions::default()
+        };
+        let result = self
+            .kdc
+            .get_service_credentials(tgt, service, &options)
+            .await
+            .map_err(|e| {
+                UpcallError::access(format!(
+                    "cannot get a ticket for {service} as {}: {e}",
+                    tgt.client
+                ))
+            })?;
+        self.lock_tickets().insert(key, result.credential.clone());
+        Ok(result.credential)
+    }
+
+    fn forget_service_ticket(&self, client: &Principal, service: &Principal) {
+        self.lock_tickets()
+            .remove(&(client.to_string(), service.to_string()));
+    }
+
+    fn lock_tickets(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Credential>> {
+        self.service_tickets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs the RPCSEC_GSS creation exchange and builds the downcall.
+    async fn establish(
+        &self,
+        info: &ClientInfo,
+        upcall: &Upcall,
+        target: &str,
+        ticket: &Credential,
+        enctypes: &[i32],
+    ) -> Result<Vec<u8>, UpcallError> {
+        let mechanism = mech::by_name("krb5").ok_or_else(|| UpcallError::access("krb5 missing"))?;
+        let request = InitiatorRequest {
+            ticket,
+            flags: RPCSEC_GSS_FLAGS,
+            enctypes,
+            now: now(),
+        };
+        let step = mechanism.init_sec_context(&request).map_err(|e| {
+            UpcallError::access(format!("cannot start a context with {target}: {e}"))
+        })?;
+        let InitStep::ContinueNeeded(pending, token) = step else {
+            return Err(UpcallError::access(
+                "the krb5 initiator did not ask for mutual authentication",
+            ));
+        };
+
+        let address = self.server_address(info)?;
+        let protocol = if info.protocol == "udp" {
+            Protocol::Udp
+        } else {
+            Protocol::Tcp
+        };
+        let mut xid = [0u8; 4];
+        getrandom::fill(&mut xid).map_err(|e| UpcallError::access(e.to_string()))?;
+        let xid = u32::from_be_bytes(xid);
+        let call = InitCall {
+            xid,
+            program: info.program,
+            version: info.version,
+            gss_proc: GssProc::Init,
+            handle: &[],
+            token: &token,
+        }
+        .encode()
+        .map_err(|e| UpcallError::access(e.to_string()))?;
+
+        let reply = transport::call(address, protocol, &call, xid, self.rpc_timeout)
+            .await
+            .map_err(|e| {
+                UpcallError::access(format!("RPCSEC_GSS init call to {target} failed: {e}"))
+            })?;
+        let result = decode_reply(&reply, xid).map_err(|e| {
+            UpcallError::access(format!("RPCSEC_GSS init reply from {target}: {e}"))
+        })?;
+        if result.major != major::COMPLETE {
+            let message = format!(
+                "{target} rejected the context: {} (major {:#x}, minor {})",
+                major::name(result.major),
+                result.major,
+                result.minor as i32
+            );
+            let errno = if result.minor == krb5_minor(error_code::KRB_AP_ERR_BAD_INTEGRITY) {
+                BAD_INTEGRITY_RETRY
+            } else {
+                errno::EACCES
+            };
+            return Err(UpcallError { errno, message });
+        }
+
+        let context = pending.complete(&result.token).map_err(|e| {
+            UpcallError::access(format!("completing the context with {target}: {e}"))
+        })?;
+        context
+            .verify_mic(&result.seq_window.to_be_bytes(), &result.verifier)
+            .map_err(|e| {
+                UpcallError::access(format!(
+                    "the reply verifier from {target} does not verify: {e}"
+                ))
+            })?;
+        let exported = context
+            .export()
+            .map_err(|e| UpcallError::access(format!("cannot export the context: {e}")))?;
+
+        let timeout = if self.context_timeout != 0 {
+            self.context_timeout
+        } else {
+            u32::try_from((i64::from(context.endtime()) - now().0).max(0)).unwrap_or(u32::MAX)
+        };
+        let downcall = ContextDowncall {
+            uid: upcall.uid,
+            timeout,
+            window: result.seq_window,
+            handle: &result.handle,
+            context: &exported,
+            acceptor: Some(target),
+        }
+        .encode()
+        .map_err(|e| UpcallError::access(e.to_string()))?;
+        info!(
+            "established a context for uid {} as {} with {target}, handle {}, lifetime {timeout} s",
+            upcall.uid,
+            context.initiator_name(),
+            hex::encode(&result.handle)
+        );
+        Ok(downcall)
+    }
+
+    fn server_address(&self, info: &ClientInfo) -> Result<SocketAddr, UpcallError> {
+        let address: IpAddr = info.address.parse().map_err(|_| {
+            UpcallError::access(format!(
+                "server address {:?} is not an IP address",
+                info.address
+            ))
+        })?;
+        let port = match info.port {
+            Some(port) if port != 0 => port,
+            _ if info.program == NFS_PROGRAM && info.version == 4 => NFS_PORT,
+            _ => {
+                // TODO: ask the server's rpcbind for the port, as rpc.gssd does
+                // for NFSv3 mounts without a port= option.
+                NFS_PORT
+            }
+        };
+        Ok(SocketAddr::new(address, port))
+    }
+}
+
+/// An internal errno marking "the server could not decrypt the ticket", which
+/// is retried once with a fresh ticket before EACCES goes down.
+const BAD_INTEGRITY_RETRY: i32 = -1;
