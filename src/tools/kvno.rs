@@ -12,7 +12,7 @@ use krb5::Principal;
 
 use super::errors::{ccache_error_text, service_credentials_error_text};
 use super::getopt::{self, HasArg, LongOption, OptionId};
-use super::{defaults, kdc_settings, load_config, Invocation, FAILURE};
+use super::{defaults, load_config, Invocation, FAILURE};
 
 const USAGE: &str = "\
 usage: kvno [-c ccache] [-e etype] [-k keytab] [-q] [-u | -S sname]
@@ -200,7 +200,7 @@ pub fn run(invocation: &mut Invocation<'_>) -> i32 {
         },
         None => None,
     };
-    let client = match kdc_settings::kdc_client(&config) {
+    let client = match KdcClient::from_config(std::sync::Arc::new(config.clone())) {
         Ok(client) => client,
         Err(error) => {
             invocation.error(format!("{error} while initializing krb5 library"));

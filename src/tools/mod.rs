@@ -13,7 +13,6 @@ pub mod defaults;
 pub mod errors;
 pub mod format;
 pub mod getopt;
-pub mod kdc_settings;
 pub mod kdestroy;
 pub mod kinit;
 pub mod klist;

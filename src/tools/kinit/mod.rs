@@ -15,7 +15,7 @@ use krb5::Principal;
 
 use self::args::{parse_args, Action, KinitOptions, USAGE};
 use super::errors::{ccache_error_text, initial_credentials_error_text, Authentication};
-use super::{defaults, kdc_settings, load_config, password, Invocation, FAILURE};
+use super::{defaults, load_config, password, Invocation, FAILURE};
 
 /// Runs kinit.
 pub fn run(invocation: &mut Invocation<'_>) -> i32 {
@@ -282,7 +282,7 @@ impl<'i, 'o> Kinit<'i, 'o> {
     }
 
     fn client(&mut self) -> Outcome<KdcClient> {
-        match kdc_settings::kdc_client(&self.config) {
+        match KdcClient::from_config(std::sync::Arc::new(self.config.clone())) {
             Ok(client) => Ok(client),
             Err(error) => self.fail(format!("{error} while initializing Kerberos 5 library")),
         }
