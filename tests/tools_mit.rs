@@ -42,7 +42,10 @@ fn execute(mut command: Command, stdin: Option<&str>) -> Run {
     });
     if let Some(text) = stdin {
         let mut pipe = child.stdin.take().unwrap();
-        pipe.write_all(text.as_bytes()).unwrap();
+        // A tool that fails before reading its input closes the pipe early.
+        if let Err(error) = pipe.write_all(text.as_bytes()) {
+            assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe, "{error}");
+        }
     }
     let output = child.wait_with_output().unwrap();
     Run {
@@ -644,4 +647,41 @@ fn tool_selected_by_link_name() {
         "{}",
         run.stdout
     );
+}
+
+#[test]
+fn invalid_krb5_conf_is_reported() {
+    let kdc = start(TestKdcOptions::new(REALM));
+    let broken = kdc.dir().join("broken.conf");
+    std::fs::write(&broken, "[libdefaults\n default_realm = X\n").unwrap();
+    for tool in ["kinit", "klist", "kvno", "kdestroy"] {
+        let mut command = kdc.command(env!("CARGO_BIN_EXE_rgssd"));
+        command.arg(tool).env("KRB5_CONFIG", &broken);
+        if tool == "kvno" {
+            command.arg(SERVICE);
+        }
+        let run = execute(command, Some("pw\n"));
+        assert_eq!(run.status, 1, "{tool}: {run:#?}");
+        assert!(
+            run.stderr
+                .starts_with(&format!("{tool}: invalid krb5.conf")),
+            "{tool}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("broken.conf"), "{tool}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn non_utf8_argument_is_rejected() {
+    use std::os::unix::ffi::OsStrExt;
+
+    let kdc = start(TestKdcOptions::new(REALM));
+    let mut command = kdc.command(env!("CARGO_BIN_EXE_rgssd"));
+    command
+        .arg("klist")
+        .arg(std::ffi::OsStr::from_bytes(b"/tmp/\xff"));
+    let run = execute(command, None);
+    assert_eq!(run.status, 1);
+    assert!(run.stderr.contains("is not valid UTF-8"), "{}", run.stderr);
 }

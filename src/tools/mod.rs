@@ -242,6 +242,55 @@ mod tests {
         assert!(stderr.starts_with("Usage: rgssd TOOL"));
     }
 
+    /// Feeds every pair of awkward tokens to each tool's parser; none may
+    /// panic, whatever it returns.
+    #[test]
+    fn parsers_never_panic() {
+        const TOKENS: &[&str] = &[
+            "",
+            "-",
+            "--",
+            "---",
+            "-k",
+            "-c",
+            "-l",
+            "-l0",
+            "-l-1",
+            "-r99999999999",
+            "-ket",
+            "-kt",
+            "-t",
+            "-e",
+            "-eé",
+            "-é",
+            "é",
+            "--u2u",
+            "--u2u=",
+            "--cached-only=1",
+            "--=",
+            "--forward",
+            "--request",
+            "-S",
+            "-p",
+            "-A",
+            "-Z",
+            "-:",
+            "alice@",
+            "@",
+            "-R",
+            "-x:",
+        ];
+        for first in TOKENS {
+            for second in TOKENS {
+                let args = vec![first.to_string(), second.to_string()];
+                let _ = klist::parse_args("klist", &args);
+                let _ = kinit::args::parse_args("kinit", &args);
+                let _ = kvno::parse_args("kvno", &args);
+                let _ = kdestroy::parse_args("kdestroy", &args);
+            }
+        }
+    }
+
     #[test]
     fn help_lists_tools() {
         let (status, stdout, _) = run(&["rgssd", "--help"]);
