@@ -685,3 +685,48 @@ fn non_utf8_argument_is_rejected() {
     assert_eq!(run.status, 1);
     assert!(run.stderr.contains("is not valid UTF-8"), "{}", run.stderr);
 }
+
+#[test]
+fn kinit_password_prompt_on_terminal_does_not_echo() {
+    use std::io::Read;
+
+    let kdc = start(TestKdcOptions::new(REALM).user("alice", "alice-pw"));
+
+    // script(1) from util-linux gives kinit a pseudo-terminal as stdin.
+    let kinit = format!("{} kinit alice", env!("CARGO_BIN_EXE_rgssd"));
+    let mut child = kdc
+        .command("script")
+        .args(["-q", "-e", "-c", &kinit, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux (Debian bsdutils) is needed");
+    let mut stdout = child.stdout.take().unwrap();
+
+    // The password goes in only after the prompt, when echo is off.
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&seen).contains("Password for alice@EXAMPLE.TEST: ") {
+        assert_eq!(stdout.read(&mut byte).unwrap(), 1, "no prompt: {seen:?}");
+        seen.push(byte[0]);
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"alice-pw\n").unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+
+    assert!(status.success(), "{rest}");
+    assert!(
+        !rest.contains("alice-pw"),
+        "the password was echoed: {rest:?}"
+    );
+    let klist = mit(&kdc, "klist", &[], None);
+    assert!(
+        klist
+            .stdout
+            .contains("Default principal: alice@EXAMPLE.TEST"),
+        "{}",
+        klist.stdout
+    );
+}
