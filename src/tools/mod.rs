@@ -1,10 +1,11 @@
 //! The multi-call entry point: `rgssd TOOL ARGS...`, or a link named after
 //! the tool (`kinit`, `klist`, ...) pointing at the `rgssd` binary.
 //!
-//! Each tool follows MIT krb5 1.20's command of the same name: its options,
-//! environment variables, output layout and messages, so scripts written
-//! for MIT's tools keep working. Every tool exits 0 on success and 1 on any
-//! failure, including usage errors.
+//! The Kerberos tools (kinit, klist, kvno, kdestroy) follow MIT krb5
+//! 1.20's commands of the same names: their options, environment
+//! variables, output layout and messages, so scripts written for MIT's
+//! tools keep working. They exit 0 on success and 1 on any failure,
+//! including usage errors.
 
 use std::ffi::OsString;
 use std::io::{self, Write};
