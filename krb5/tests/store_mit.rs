@@ -31,12 +31,30 @@ fn have(tool: &str) -> bool {
     found
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
+/// A temporary directory, removed with its contents when dropped (also
+/// when a test fails).
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(tag: &str) -> TempDir {
     let mut random = [0u8; 4];
     getrandom::fill(&mut random).unwrap();
     let dir = std::env::temp_dir().join(format!("rgssd-mit-{tag}-{}", hex::encode(random)));
     fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 /// Runs an MIT tool with a throwaway krb5.conf so the host's does not matter.
@@ -253,7 +271,6 @@ fn klist_reads_our_file_cache() {
         with_config.contains("config: fast_avail(krbtgt/EXAMPLE.TEST@EXAMPLE.TEST) = yes"),
         "{with_config}"
     );
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -299,7 +316,6 @@ fn klist_reads_our_keytab() {
         let key_hex: String = (0..len as u8).map(|b| format!("{b:02x}")).collect();
         assert!(line.contains(&format!("(0x{key_hex})")), "{line}");
     }
-    fs::remove_dir_all(dir).unwrap();
 }
 
 /// Feeds `ktutil` one line at a time: it reads passwords and keys with a
@@ -557,7 +573,6 @@ fn reads_keytab_written_by_ktutil() {
         out.lines().skip(1).collect::<Vec<_>>(),
         again.lines().skip(1).collect::<Vec<_>>()
     );
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -661,7 +676,6 @@ fn key_selection_matches_mit_on_random_keytabs() {
         }
         mit_keytab.close();
     }
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -718,7 +732,6 @@ fn klist_reads_every_cache_version() {
             "v{version}: {out}"
         );
     }
-    fs::remove_dir_all(dir).unwrap();
 }
 
 /// Runs an MIT tool with `KRB5CCNAME` set, returning its output.
@@ -797,5 +810,4 @@ fn mit_shares_dir_collection_and_primary() {
         current.contains("Default principal: alice@EXAMPLE.TEST"),
         "{current}"
     );
-    fs::remove_dir_all(dir).unwrap();
 }

@@ -659,6 +659,18 @@ mod tests {
     }
 
     #[test]
+    fn ring_id_reads_serial_from_debug_form() {
+        // Guards the Debug-format parsing against a linux-keyutils change.
+        let Ok(session) = KeyRing::from_special_id(KeyRingIdentifier::Session, false) else {
+            eprintln!("skipping: no session keyring");
+            return;
+        };
+        let id = ring_id(session).expect("KeyRing's Debug form has no KeySerialId");
+        assert!(id.as_raw_id() > 0);
+        assert!(link_ids(id).is_ok());
+    }
+
+    #[test]
     fn primary_payload() {
         let mut p = 1u32.to_be_bytes().to_vec();
         p.extend_from_slice(&3u32.to_be_bytes());

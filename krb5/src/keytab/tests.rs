@@ -100,7 +100,7 @@ fn parses_mit_keytab_with_hole() {
 
 #[test]
 fn parses_mit_keytab_with_reused_hole() {
-    // The 72-byte record now holds a 56-byte entry and 16 bytes of zeros.
+    // The 72-byte record now contains a 56-byte entry and 16 bytes of zeros.
     assert_eq!(&MIT_REUSED_HOLE[2..6], &72i32.to_be_bytes());
     let kt = Keytab::parse(MIT_REUSED_HOLE).unwrap();
     let first = &kt.entries()[0];
@@ -177,7 +177,7 @@ fn large_kvno_uses_32bit_field() {
     let data = kt.to_bytes().unwrap();
     let parsed = Keytab::parse(&data).unwrap();
     assert_eq!(parsed.entries()[0].kvno, 0x1_0203);
-    // The 8-bit field holds the low byte.
+    // The 8-bit field contains the low byte.
     let kvno8_offset = data.len() - 4 - 16 - 2 - 2 - 1;
     assert_eq!(data[kvno8_offset], 0x03);
 }
