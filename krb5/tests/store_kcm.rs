@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use krb5::ccache::kcm::{self, KcmCache, KcmClient};
-use krb5::ccache::{file, CcacheError, CredentialCache, KdcOffset};
+use krb5::ccache::kcm::{KcmCache, KcmClient};
+use krb5::ccache::{self, file, CcacheError, CredentialCache, KdcOffset, ResolveOptions};
 use krb5::Principal;
 
 /// A kcm daemon started by the test; killed when dropped.
@@ -168,6 +168,13 @@ fn exercise(daemon: &Daemon) {
     // The default cache of root is named after the UID.
     let cache = KcmCache::open(client.clone(), "").unwrap();
     assert_eq!(cache.name(), "KCM:0");
+    let options = ResolveOptions {
+        kcm_socket: Some(daemon.socket()),
+    };
+    assert_eq!(
+        ccache::resolve_with("KCM:", &options).unwrap().name(),
+        "KCM:0"
+    );
     assert!(matches!(
         cache.principal(),
         Err(CcacheError::NotFound { .. })
@@ -250,7 +257,7 @@ fn exercise(daemon: &Daemon) {
     other
         .initialize(&Principal::parse("bob@EXAMPLE.TEST", None).unwrap())
         .unwrap();
-    let names: Vec<String> = kcm::list_on(client.clone(), "")
+    let names: Vec<String> = ccache::collection_with("KCM:", &options)
         .unwrap()
         .iter()
         .map(|c| c.name())

@@ -182,7 +182,7 @@ fn reads_and_updates_mit_keyring_cache() {
 /// Unlinks the collection keyring MIT created, with keyutils' `keyctl`
 /// when it is installed (destroying a cache leaves its collection, as in MIT).
 fn unlink_collection(collection: &str) {
-    let script = format!("k=$(keyctl search @s keyring _krb_{collection}) && keyctl unlink $k @s");
+    let script = format!("k=$(keyctl search @s keyring _krb_{collection}) && keyctl unlink $k @us");
     let _ = Command::new("sh").args(["-c", &script]).output();
 }
 
@@ -209,6 +209,124 @@ fn reads_mit_persistent_keyring_cache() {
 
     cache.destroy().unwrap();
     assert!(klist(&name).contains("not found") || !klist(&name).contains("Default principal"));
+}
+
+#[test]
+fn reads_mit_legacy_keyring_cache() {
+    let data =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mit-ccache-user-aes-sha1.bin");
+    let collection = unique("legacy");
+    let name = format!("KEYRING:{collection}");
+    if !mit_copy_cache(&data, &name) {
+        return;
+    }
+    let expected = capture("mit-ccache-user-aes-sha1.bin");
+
+    let cache = ccache::resolve(&name).unwrap();
+    assert_eq!(
+        cache.name(),
+        format!("KEYRING:legacy:{collection}:{collection}")
+    );
+    assert_eq!(cache.principal().unwrap(), expected.principal);
+    assert_eq!(cache.entries().unwrap().len(), expected.credentials.len());
+
+    let bob = Principal::parse("bob@EXAMPLE.TEST", None).unwrap();
+    cache.initialize(&bob).unwrap();
+    assert!(klist(&name).contains("Default principal: bob@EXAMPLE.TEST"));
+    cache.destroy().unwrap();
+    unlink_collection(&collection);
+}
+
+#[test]
+fn switches_keyring_primary_for_mit() {
+    let user =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mit-ccache-user-aes-sha2.bin");
+    let machine =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mit-ccache-machine-aes-sha2.bin");
+    let collection = unique("sw");
+    let name = format!("KEYRING:session:{collection}");
+    if !mit_copy_cache(&user, &name) || !mit_copy_cache(&machine, &format!("{name}:second")) {
+        return;
+    }
+
+    let caches = ccache::collection(&name).unwrap();
+    let names: Vec<String> = caches.iter().map(|c| c.name()).collect();
+    assert_eq!(
+        names,
+        [format!("{name}:{collection}"), format!("{name}:second")],
+        "the primary comes first"
+    );
+
+    let second =
+        ccache::keyring::KeyringCache::open(&format!("session:{collection}:second")).unwrap();
+    second.make_primary().unwrap();
+    let listed = Command::new("klist")
+        .env("KRB5CCNAME", &name)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("Default principal: nfs/nfs.example.test@EXAMPLE.TEST"),
+        "{listed}"
+    );
+    assert_eq!(
+        ccache::resolve(&name).unwrap().name(),
+        format!("{name}:second")
+    );
+
+    for cache in ccache::collection(&name).unwrap() {
+        cache.destroy().unwrap();
+    }
+    unlink_collection(&collection);
+}
+
+/// Runs a shell command (keyutils' `keyctl`), returning its trimmed output.
+fn sh(script: &str) -> Option<String> {
+    let out = Command::new("sh").args(["-c", script]).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+#[test]
+fn adopts_pre_collection_legacy_cache() {
+    if sh("command -v keyctl").is_none() {
+        eprintln!("skipping: keyctl (Debian package keyutils) is not installed");
+        return;
+    }
+    // The layout MIT krb5 before 1.12 left: a cache keyring named NAME in
+    // the session keyring, next to an empty collection without a primary.
+    let name = unique("old");
+    let alice = Principal::parse("alice@EXAMPLE.TEST", None).unwrap();
+    let dir = std::env::temp_dir().join(format!("{name}.princ"));
+    std::fs::write(&dir, file::encode_principal(&alice).unwrap()).unwrap();
+    let created = sh(&format!(
+        "c=$(keyctl newring _krb_{name} @us) && r=$(keyctl newring {name} @us) && \
+         keyctl padd user __krb5_princ__ $r < '{}' >/dev/null && echo $r",
+        dir.display()
+    ));
+    std::fs::remove_file(&dir).unwrap();
+    let Some(legacy_id) = created else {
+        eprintln!("skipping: keyctl could not create keyrings in the session keyring");
+        return;
+    };
+
+    let cache = ccache::resolve(&format!("KEYRING:{name}")).unwrap();
+
+    assert_eq!(cache.principal().unwrap(), alice);
+    let listed = sh(&format!(
+        "keyctl rdescribe $(keyctl search @s keyring _krb_{name})"
+    ));
+    assert!(listed.is_some());
+    let linked = sh(&format!(
+        "keyctl rlist $(keyctl search @s keyring _krb_{name})"
+    ))
+    .unwrap();
+    assert!(linked.split(' ').any(|id| id == legacy_id), "{linked}");
+
+    let _ = sh(&format!("keyctl unlink {legacy_id} @us"));
+    unlink_collection(&name);
 }
 
 #[test]

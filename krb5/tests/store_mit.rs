@@ -31,12 +31,30 @@ fn have(tool: &str) -> bool {
     found
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
+/// A temporary directory, removed with its contents when dropped (also
+/// when a test fails).
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(tag: &str) -> TempDir {
     let mut random = [0u8; 4];
     getrandom::fill(&mut random).unwrap();
     let dir = std::env::temp_dir().join(format!("rgssd-mit-{tag}-{}", hex::encode(random)));
     fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 /// Runs an MIT tool with a throwaway krb5.conf so the host's does not matter.
@@ -253,7 +271,6 @@ fn klist_reads_our_file_cache() {
         with_config.contains("config: fast_avail(krbtgt/EXAMPLE.TEST@EXAMPLE.TEST) = yes"),
         "{with_config}"
     );
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -299,7 +316,6 @@ fn klist_reads_our_keytab() {
         let key_hex: String = (0..len as u8).map(|b| format!("{b:02x}")).collect();
         assert!(line.contains(&format!("(0x{key_hex})")), "{line}");
     }
-    fs::remove_dir_all(dir).unwrap();
 }
 
 /// Feeds `ktutil` one line at a time: it reads passwords and keys with a
@@ -557,7 +573,6 @@ fn reads_keytab_written_by_ktutil() {
         out.lines().skip(1).collect::<Vec<_>>(),
         again.lines().skip(1).collect::<Vec<_>>()
     );
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -650,7 +665,7 @@ fn key_selection_matches_mit_on_random_keytabs() {
             let ours = kt
                 .find_key(Some(&p), (kvno != 0).then_some(kvno), etype)
                 .map(|e| (e.kvno, e.key.enctype(), e.timestamp));
-            // The timestamp tells apart entries with equal kvno and enctype.
+            // The timestamp distinguishes entries with equal kvno and enctype.
             let theirs = mit_keytab.get_entry_with_timestamp(principal, kvno, etype);
             assert_eq!(
                 ours,
@@ -661,7 +676,6 @@ fn key_selection_matches_mit_on_random_keytabs() {
         }
         mit_keytab.close();
     }
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -718,5 +732,82 @@ fn klist_reads_every_cache_version() {
             "v{version}: {out}"
         );
     }
-    fs::remove_dir_all(dir).unwrap();
+}
+
+/// Runs an MIT tool with `KRB5CCNAME` set, returning its output.
+fn mit_with_ccname(dir: &Path, ccname: &str, tool: &str, args: &[&str]) -> String {
+    let out = Command::new(tool)
+        .args(args)
+        .env("KRB5_CONFIG", dir.join("krb5.conf"))
+        .env("KRB5CCNAME", ccname)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{tool} {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn mit_shares_dir_collection_and_primary() {
+    if !have("klist") || !have("kswitch") {
+        return;
+    }
+    let dir = temp_dir("dircol");
+    mit(&dir, "true", &[]);
+    let caches = dir.join("caches");
+    let collection_name = format!("DIR:{}", caches.display());
+
+    let alice = Principal::parse("alice@EXAMPLE.TEST", None).unwrap();
+    let bob = Principal::parse("bob@EXAMPLE.TEST", None).unwrap();
+    let primary = ccache::resolve(&collection_name).unwrap();
+    primary.initialize(&alice).unwrap();
+    primary
+        .store(&credential(
+            &alice,
+            "krbtgt/EXAMPLE.TEST@EXAMPLE.TEST",
+            18,
+            32,
+        ))
+        .unwrap();
+    let second = ccache::dir::DirCache::new_unique(&caches).unwrap();
+    second.initialize(&bob).unwrap();
+    second
+        .store(&credential(
+            &bob,
+            "krbtgt/EXAMPLE.TEST@EXAMPLE.TEST",
+            20,
+            32,
+        ))
+        .unwrap();
+
+    // MIT lists both caches of our collection and takes our primary.
+    let listed = mit_with_ccname(&dir, &collection_name, "klist", &["-l"]);
+    assert!(listed.contains("alice@EXAMPLE.TEST"), "{listed}");
+    assert!(listed.contains("bob@EXAMPLE.TEST"), "{listed}");
+    let current = mit_with_ccname(&dir, &collection_name, "klist", &[]);
+    assert!(
+        current.contains("Default principal: alice@EXAMPLE.TEST"),
+        "{current}"
+    );
+
+    // kswitch rewrites the primary file; our resolution follows it.
+    mit_with_ccname(&dir, &collection_name, "kswitch", &["-c", &second.name()]);
+    let resolved = ccache::resolve(&collection_name).unwrap();
+    assert_eq!(resolved.name(), second.name());
+    assert_eq!(resolved.principal().unwrap(), bob);
+
+    // And our make_primary is what MIT then reads.
+    let first =
+        ccache::dir::DirCache::resolve(&format!(":{}", caches.join("tkt").display())).unwrap();
+    first.make_primary().unwrap();
+    let current = mit_with_ccname(&dir, &collection_name, "klist", &[]);
+    assert!(
+        current.contains("Default principal: alice@EXAMPLE.TEST"),
+        "{current}"
+    );
 }

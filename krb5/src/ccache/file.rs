@@ -8,11 +8,13 @@
 //! Version 1 also counts the realm among the components and has no name
 //! type, and version 3 writes the keyblock's enctype twice.
 //!
-//! A credential is: client and server principals, keyblock (16-bit
-//! enctype, 32-bit length, bytes), authtime, starttime, endtime and
-//! renew-till (32 bits each), is_skey (8 bits), ticket flags (32 bits),
-//! addresses and authorization data (a 32-bit count, then a 16-bit type and
-//! a counted value each), ticket and second ticket (32-bit length and bytes).
+//! A credential is a sequence of fields. It starts with the client and
+//! server principals and the keyblock (16-bit enctype, 32-bit length,
+//! bytes). Then come authtime, starttime, endtime and renew-till (32 bits
+//! each), is_skey (8 bits) and the ticket flags (32 bits). Addresses and
+//! authorization data follow, each a 32-bit count and then a 16-bit type
+//! and a counted value per element. The ticket and second ticket (32-bit
+//! length and bytes) end it.
 //!
 //! The same principal and credential encodings (version 4) are used inside
 //! KEYRING keys and KCM messages, so they are public here.

@@ -11,7 +11,7 @@
 //!   big-endian version 1, 32-bit length, subsidiary name) and one keyring
 //!   per cache, named by its subsidiary name. Without a primary key the
 //!   primary is the collection name (`tkt` for an empty one);
-//! - a cache keyring holds the `user` key `__krb5_princ__` (the default
+//! - a cache keyring contains the `user` key `__krb5_princ__` (the default
 //!   principal), optionally `__krb5_time_offsets__` (32-bit big-endian
 //!   seconds and microseconds) and one key per credential, named by the
 //!   unparsed server principal, of type `big_key` or `user`. Principals and
@@ -420,8 +420,26 @@ fn primary_name(name: &KeyringName, collection: KeyRing) -> Result<String, Ccach
                 name.collection.clone()
             };
             set_primary(collection, &default).map_err(|e| keyring_error("set primary", e))?;
+            if name.anchor == LEGACY_ANCHOR {
+                adopt_legacy_cache(collection, &default)
+                    .map_err(|e| keyring_error("link legacy cache", e))?;
+            }
             Ok(default)
         }
+    }
+}
+
+/// Links a cache keyring that MIT krb5 before 1.12 left directly in the
+/// session keyring, named `subsidiary`, into the new collection, as MIT's
+/// resolution of a legacy name does.
+fn adopt_legacy_cache(collection: KeyRing, subsidiary: &str) -> Result<(), KeyError> {
+    let session = KeyRing::from_special_id(KeyRingIdentifier::Session, false)?;
+    let Some(id) = find_link(parent_id(session)?, KeyType::KeyRing, subsidiary)? else {
+        return Ok(());
+    };
+    match keyring_handle(session, id)? {
+        Some(legacy) => collection.link_keyring(legacy),
+        None => Ok(()),
     }
 }
 
@@ -512,6 +530,14 @@ impl CredentialCache for KeyringCache {
         })?;
         ring.clear()
             .map_err(|e| self.error("clear cache keyring", e))?;
+        if self.is_legacy_name() {
+            // Linked into the session keyring too, where pre-1.12 MIT code
+            // looks for it.
+            let anchor = session_anchor().map_err(|e| self.error("open session keyring", e))?;
+            anchor
+                .link_keyring(ring)
+                .map_err(|e| self.error("link legacy cache", e))?;
+        }
         let encoded = encode_principal(principal).map_err(|source| CcacheError::Encode {
             name: self.full_name(),
             source,
@@ -630,6 +656,18 @@ mod tests {
         assert!(KeyringName::parse("session:").is_err());
         assert!(KeyringName::parse("session:c:").is_err());
         assert!(KeyringName::parse("persistent:").is_ok());
+    }
+
+    #[test]
+    fn ring_id_reads_serial_from_debug_form() {
+        // Guards the Debug-format parsing against a linux-keyutils change.
+        let Ok(session) = KeyRing::from_special_id(KeyRingIdentifier::Session, false) else {
+            eprintln!("skipping: no session keyring");
+            return;
+        };
+        let id = ring_id(session).expect("KeyRing's Debug form has no KeySerialId");
+        assert!(id.as_raw_id() > 0);
+        assert!(link_ids(id).is_ok());
     }
 
     #[test]

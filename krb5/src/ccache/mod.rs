@@ -262,31 +262,68 @@ pub fn split_name(name: &str) -> Result<(&str, &str), CcacheError> {
     }
 }
 
-/// Opens the cache named `name`. Nothing is created until a write.
+/// Settings from krb5.conf that change how names resolve.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResolveOptions {
+    /// `[libdefaults] kcm_socket`; [`kcm::DEFAULT_SOCKET`] when `None`.
+    pub kcm_socket: Option<PathBuf>,
+}
+
+impl ResolveOptions {
+    fn kcm_client(&self) -> kcm::KcmClient {
+        kcm::KcmClient::new(
+            self.kcm_socket
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(kcm::DEFAULT_SOCKET)),
+        )
+    }
+}
+
+/// Opens the cache named `name` with default settings. Nothing is created
+/// until a write.
 pub fn resolve(name: &str) -> Result<Box<dyn CredentialCache>, CcacheError> {
+    resolve_with(name, &ResolveOptions::default())
+}
+
+/// Opens the cache named `name` with `options`.
+pub fn resolve_with(
+    name: &str,
+    options: &ResolveOptions,
+) -> Result<Box<dyn CredentialCache>, CcacheError> {
     let (kind, residual) = split_name(name)?;
     match kind {
         "FILE" => Ok(Box::new(file::FileCache::new(PathBuf::from(residual))?)),
         "DIR" => Ok(Box::new(dir::DirCache::resolve(residual)?)),
         "MEMORY" => Ok(Box::new(memory::MemoryCache::resolve(residual))),
         "KEYRING" => keyring::KeyringCache::resolve(residual),
-        "KCM" => kcm::KcmCache::resolve(residual),
+        "KCM" => Ok(Box::new(kcm::KcmCache::open(
+            options.kcm_client(),
+            residual,
+        )?)),
         _ => Err(CcacheError::UnsupportedType {
             name: name.to_string(),
         }),
     }
 }
 
+/// Lists the caches of the collection named `name` with default settings.
+pub fn collection(name: &str) -> Result<Vec<Box<dyn CredentialCache>>, CcacheError> {
+    collection_with(name, &ResolveOptions::default())
+}
+
 /// Lists the caches of the collection named `name`: every `tkt*` file of a
 /// `DIR:` directory, every cache keyring of a `KEYRING:` collection, every
 /// cache of a KCM daemon. Other names yield just that cache.
-pub fn collection(name: &str) -> Result<Vec<Box<dyn CredentialCache>>, CcacheError> {
+pub fn collection_with(
+    name: &str,
+    options: &ResolveOptions,
+) -> Result<Vec<Box<dyn CredentialCache>>, CcacheError> {
     let (kind, residual) = split_name(name)?;
     match kind {
         "DIR" => dir::list(residual),
         "KEYRING" => keyring::list(residual),
-        "KCM" => kcm::list(residual),
-        _ => Ok(vec![resolve(name)?]),
+        "KCM" => kcm::list_on(options.kcm_client(), residual),
+        _ => Ok(vec![resolve_with(name, options)?]),
     }
 }
 

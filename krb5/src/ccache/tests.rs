@@ -5,12 +5,30 @@ use std::path::PathBuf;
 use super::file::tests::sample_credential;
 use super::*;
 
-fn temp_dir(tag: &str) -> PathBuf {
+/// A temporary directory, removed with its contents when dropped (also
+/// when a test fails).
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(tag: &str) -> TempDir {
     let mut random = [0u8; 4];
     getrandom::fill(&mut random).unwrap();
     let dir = std::env::temp_dir().join(format!("rgssd-cc-{tag}-{}", hex::encode(random)));
     fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 fn alice() -> Principal {
@@ -111,7 +129,6 @@ fn file_cache_behaviour() {
     let path = dir.join("krb5cc_test");
     let cache = resolve(&format!("FILE:{}", path.display())).unwrap();
     exercise(cache.as_ref());
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -127,7 +144,6 @@ fn dir_cache_behaviour() {
     assert_eq!(cache.name(), format!("DIR::{}/tkt", dir.display()));
     assert_eq!(fs::read_to_string(dir.join("primary")).unwrap(), "tkt\n");
     exercise(cache.as_ref());
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -144,7 +160,6 @@ fn file_cache_is_private_and_replaces_links() {
     let meta = fs::symlink_metadata(&path).unwrap();
     assert!(meta.file_type().is_file());
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -167,7 +182,6 @@ fn file_store_marks_old_entries_removed() {
     assert_eq!(raw.credentials[1].server.realm, "X-RMED-CONF:");
     assert!(!file::is_removed(&raw.credentials[2]));
     assert_eq!(cache.entries().unwrap().len(), 2);
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -183,7 +197,6 @@ fn file_errors_name_the_file() {
         text.contains("header length") && text.contains("offset 2"),
         "{text}"
     );
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -225,7 +238,6 @@ fn dir_collection_lists_primary_first() {
         resolve(&format!("DIR:{}", dir.display())),
         Err(CcacheError::InvalidName { .. })
     ));
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -313,5 +325,26 @@ fn file_store_waits_for_posix_lock() {
         "store did not wait: {waited:?}"
     );
     assert_eq!(cache.credentials().unwrap().len(), 1);
-    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn file_cache_hides_mit_removed_entries() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/mit-ccache-user-removed-entry.bin");
+    let cache = file::FileCache::new(path).unwrap();
+    let servers: Vec<String> = cache
+        .entries()
+        .unwrap()
+        .iter()
+        .map(|c| c.server.to_string())
+        .collect();
+    assert!(
+        servers.iter().all(|s| !s.starts_with("nfs/")),
+        "{servers:?}"
+    );
+    assert!(
+        servers.iter().all(|s| !s.contains("fast_avail")),
+        "{servers:?}"
+    );
+    assert_eq!(cache.credentials().unwrap().len(), 1);
 }

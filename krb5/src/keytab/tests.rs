@@ -4,6 +4,10 @@ use crate::iana::enctype;
 const MIT_HOST_SHA1: &[u8] = include_bytes!("../../tests/data/mit-keytab-host-aes-sha1.bin");
 const MIT_HOST_SHA2: &[u8] = include_bytes!("../../tests/data/mit-keytab-host-aes-sha2.bin");
 const MIT_ALICE_SHA2: &[u8] = include_bytes!("../../tests/data/mit-keytab-alice-aes-sha2.bin");
+/// ktutil's keytab after MIT's krb5_kt_remove_entry deleted its first entry.
+const MIT_WITH_HOLE: &[u8] = include_bytes!("../../tests/data/mit-keytab-ktutil-with-hole.bin");
+/// The same keytab after ktutil wrote a smaller entry into the hole.
+const MIT_REUSED_HOLE: &[u8] = include_bytes!("../../tests/data/mit-keytab-ktutil-reused-hole.bin");
 
 fn principal(text: &str) -> Principal {
     Principal::parse(text, None).unwrap()
@@ -75,6 +79,48 @@ fn parses_mit_sha2_keytabs() {
 }
 
 #[test]
+fn parses_mit_keytab_with_hole() {
+    // The first record is a 72-byte hole (length -72) left by the deletion.
+    assert_eq!(&MIT_WITH_HOLE[2..6], &(-72i32).to_be_bytes());
+    let kt = Keytab::parse(MIT_WITH_HOLE).unwrap();
+    let listed: Vec<(String, u32, i32)> = kt
+        .entries()
+        .iter()
+        .map(|e| (e.principal.to_string(), e.kvno, e.key.enctype()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("alice@EXAMPLE.TEST".to_string(), 2, 18),
+            ("nfs/server.example.test@EXAMPLE.TEST".to_string(), 258, 20),
+        ]
+    );
+    assert_eq!(kt.entries()[1].key.bytes(), (0u8..32).collect::<Vec<u8>>());
+}
+
+#[test]
+fn parses_mit_keytab_with_reused_hole() {
+    // The 72-byte record now contains a 56-byte entry and 16 bytes of zeros.
+    assert_eq!(&MIT_REUSED_HOLE[2..6], &72i32.to_be_bytes());
+    let kt = Keytab::parse(MIT_REUSED_HOLE).unwrap();
+    let first = &kt.entries()[0];
+    assert_eq!(first.principal.to_string(), "a@EXAMPLE.TEST");
+    assert_eq!(first.kvno, 5);
+    assert_eq!(first.key.enctype(), 17);
+    assert_eq!(
+        first.key.bytes(),
+        hex::decode("00112233445566778899aabbccddeeff").unwrap()
+    );
+    assert_eq!(kt.entries().len(), 3);
+    assert_eq!(kt.entries()[2].kvno, 258);
+
+    // Written back, the keytab is compact: no hole, no padding.
+    let compact = kt.to_bytes().unwrap();
+    assert!(compact.len() < MIT_REUSED_HOLE.len());
+    assert_eq!(Keytab::parse(&compact).unwrap(), kt);
+}
+
+#[test]
 fn mit_keytab_round_trips_byte_for_byte() {
     for data in [MIT_HOST_SHA1, MIT_HOST_SHA2, MIT_ALICE_SHA2] {
         let kt = Keytab::parse(data).unwrap();
@@ -131,7 +177,7 @@ fn large_kvno_uses_32bit_field() {
     let data = kt.to_bytes().unwrap();
     let parsed = Keytab::parse(&data).unwrap();
     assert_eq!(parsed.entries()[0].kvno, 0x1_0203);
-    // The 8-bit field holds the low byte.
+    // The 8-bit field contains the low byte.
     let kvno8_offset = data.len() - 4 - 16 - 2 - 2 - 1;
     assert_eq!(data[kvno8_offset], 0x03);
 }
@@ -198,9 +244,11 @@ fn truncated_entry_names_field() {
 
 #[test]
 fn every_prefix_parses_or_errors() {
-    for data in [MIT_HOST_SHA1, MIT_HOST_SHA2] {
+    for data in [MIT_HOST_SHA1, MIT_HOST_SHA2, MIT_WITH_HOLE, MIT_REUSED_HOLE] {
         for len in 0..data.len() {
-            let _ = Keytab::parse(&data[..len]);
+            if let Err(e) = Keytab::parse(&data[..len]) {
+                assert!(e.to_string().contains("offset"), "{e}");
+            }
         }
     }
 }

@@ -8,6 +8,11 @@ const MIT_MACHINE_SHA1: &[u8] =
 const MIT_MACHINE_SHA2: &[u8] =
     include_bytes!("../../../tests/data/mit-ccache-machine-aes-sha2.bin");
 
+/// The user cache after MIT's krb5_cc_remove_cred removed the nfs ticket
+/// and the fast_avail configuration entry (marked in place).
+const MIT_USER_REMOVED: &[u8] =
+    include_bytes!("../../../tests/data/mit-ccache-user-removed-entry.bin");
+
 pub(crate) fn sample_credential(server: &str, enctype: i32) -> Credential {
     Credential {
         client: Principal::parse("alice@EXAMPLE.TEST", None).unwrap(),
@@ -278,4 +283,39 @@ fn single_credential_codec_rejects_trailing_bytes() {
         decode_credential(&bytes),
         Err(DecodeError::TrailingData { .. })
     ));
+}
+
+#[test]
+fn mit_removed_entries_are_marked() {
+    let cache = parse(MIT_USER_REMOVED).unwrap();
+    let original = parse(MIT_USER_SHA1).unwrap();
+    assert_eq!(cache.credentials.len(), original.credentials.len());
+
+    let removed: Vec<&Credential> = cache.credentials.iter().filter(|c| is_removed(c)).collect();
+    assert_eq!(removed.len(), 2);
+    for c in &removed {
+        assert_eq!(c.endtime, 0);
+        assert_eq!(c.authtime, u32::MAX);
+    }
+    assert!(removed
+        .iter()
+        .any(|c| c.server.to_string() == "nfs/nfs.example.test@EXAMPLE.TEST"));
+    assert!(removed
+        .iter()
+        .any(|c| c.server.realm == REMOVED_CONFIG_REALM));
+
+    // Our marking of the same entries produces MIT's bytes exactly.
+    let mut ours = original.clone();
+    for c in &mut ours.credentials {
+        let is_nfs = c.server.to_string() == "nfs/nfs.example.test@EXAMPLE.TEST";
+        let is_fast = c.server.components.get(1).map(String::as_str) == Some("fast_avail");
+        if is_nfs || is_fast {
+            c.endtime = 0;
+            c.authtime = u32::MAX;
+            if c.server.realm == CONFIG_REALM {
+                c.server.realm = REMOVED_CONFIG_REALM.into();
+            }
+        }
+    }
+    assert_eq!(encode(&ours).unwrap(), MIT_USER_REMOVED);
 }
