@@ -78,15 +78,6 @@ fn open_ticket(credential: &Credential, keytab: &Keytab) -> messages::EncTicketP
     messages::decode_enc_ticket_part(&plaintext).unwrap()
 }
 
-fn keys_of(keytab: &Keytab, principal: &Principal) -> Vec<krb5::crypto::Key> {
-    keytab
-        .entries()
-        .iter()
-        .filter(|entry| entry.principal.same_name(principal))
-        .map(|entry| entry.key.clone())
-        .collect()
-}
-
 /// Reads the test KDC's krb5.conf, which lists its address.
 fn krb5_conf(kdc: &TestKdc) -> Config {
     let path = kdc.krb5_conf();
@@ -94,7 +85,7 @@ fn krb5_conf(kdc: &TestKdc) -> Config {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// A client configured and locating KDCs only through the test KDC's krb5.conf.
+/// Builds a client that reads settings and KDC addresses only from the test KDC's krb5.conf.
 fn client_from_krb5_conf(kdc: &TestKdc) -> KdcClient {
     KdcClient::from_config(Arc::new(krb5_conf(kdc))).unwrap()
 }
@@ -160,7 +151,7 @@ async fn as_with_keytab(enctype: i32) {
     let credential = client
         .get_initial_credentials(
             &host,
-            &Secret::Keys(keys_of(&keytab, &host)),
+            &Secret::from_keytab(&keytab, &host),
             &AsOptions::default(),
         )
         .await
@@ -341,7 +332,7 @@ async fn as_unknown_client() {
 
 #[tokio::test]
 async fn failover_from_dead_kdc() {
-    // krb5.conf lists a loopback port nobody listens on before the real KDC.
+    // krb5.conf lists a closed loopback port before the real KDC.
     let dead = testkdc::free_port().unwrap();
     let kdc = start(
         TestKdcOptions::new(REALM)
@@ -398,6 +389,8 @@ struct Relay {
     port: u16,
     udp_requests: Arc<AtomicUsize>,
     tcp_requests: Arc<AtomicUsize>,
+    /// UDP replies that were KRB_ERR_RESPONSE_TOO_BIG, from the KDC or the relay.
+    too_big_replies: Arc<AtomicUsize>,
 }
 
 async fn start_relay(kdc_port: u16, too_big: bool) -> Relay {
@@ -411,7 +404,10 @@ async fn start_relay(kdc_port: u16, too_big: bool) -> Relay {
     let udp_requests = Arc::new(AtomicUsize::new(0));
     let tcp_requests = Arc::new(AtomicUsize::new(0));
 
+    let too_big_replies = Arc::new(AtomicUsize::new(0));
+
     let udp_count = udp_requests.clone();
+    let too_big_count = too_big_replies.clone();
     tokio::spawn(async move {
         let mut buffer = vec![0u8; 65_535];
         loop {
@@ -432,6 +428,12 @@ async fn start_relay(kdc_port: u16, too_big: bool) -> Relay {
                 reply.truncate(n);
                 reply
             };
+            if matches!(
+                messages::decode_krb_error(&reply),
+                Ok(error) if error.error_code == error_code::KRB_ERR_RESPONSE_TOO_BIG
+            ) {
+                too_big_count.fetch_add(1, Ordering::SeqCst);
+            }
             let _ = udp.send_to(&reply, peer).await;
         }
     });
@@ -456,6 +458,7 @@ async fn start_relay(kdc_port: u16, too_big: bool) -> Relay {
         port,
         udp_requests,
         tcp_requests,
+        too_big_replies,
     }
 }
 
@@ -517,9 +520,8 @@ async fn udp_preference_limit_sends_tcp_first() {
 
 #[tokio::test]
 async fn response_too_big_retries_over_tcp() {
-    // NOTE: MIT krb5kdc sends RESPONSE_TOO_BIG only for replies larger than
-    // kdc_max_dgram_reply_size in kdc.conf, which testkdc does not set, so
-    // the relay sends the error in the KDC's place.
+    // The relay sends RESPONSE_TOO_BIG for every UDP request, so both
+    // requests of the exchange go over TCP after it.
     let kdc = start(TestKdcOptions::new(REALM).user("alice", "pw"));
     let relay = start_relay(kdc.port(), true).await;
     let mut settings = settings(&kdc);
@@ -537,7 +539,41 @@ async fn response_too_big_retries_over_tcp() {
         .unwrap();
     assert_eq!(credential.client, principal("alice"));
     assert_eq!(relay.udp_requests.load(Ordering::SeqCst), 2);
+    assert_eq!(relay.too_big_replies.load(Ordering::SeqCst), 2);
     assert_eq!(relay.tcp_requests.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn mit_response_too_big_retries_over_tcp() {
+    // NOTE: testkdc has no [kdcdefaults] option. krb5kdc reads krb5.conf
+    // after kdc.conf, so the limit rides in after a libdefaults line.
+    let kdc = start(
+        TestKdcOptions::new(REALM)
+            .libdefault(
+                "rdns = false\n[kdcdefaults]\n    kdc_max_dgram_reply_size = 400\n[libdefaults]",
+            )
+            .user("alice", "pw"),
+    );
+    let relay = start_relay(kdc.port(), false).await;
+    let mut settings = settings(&kdc);
+    settings
+        .kdcs
+        .insert(REALM.to_string(), vec![endpoint(relay.port)]);
+    let client = KdcClient::new(settings);
+    let credential = client
+        .get_initial_credentials(
+            &principal("alice"),
+            &Secret::password("pw"),
+            &AsOptions::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("AS: {e}\n{}", kdc.log()));
+    assert_eq!(credential.client, principal("alice"));
+
+    // The PREAUTH_REQUIRED error fits in 400 bytes, the AS-REP does not.
+    assert_eq!(relay.udp_requests.load(Ordering::SeqCst), 2);
+    assert_eq!(relay.too_big_replies.load(Ordering::SeqCst), 1);
+    assert_eq!(relay.tcp_requests.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
@@ -559,6 +595,42 @@ async fn clock_skew_is_reported() {
     let text = error.to_string();
     assert!(text.starts_with("Clock skew too great"), "{text}");
     assert!(text.contains("fix the system clock"), "{text}");
+}
+
+#[tokio::test]
+async fn tgs_clock_skew_is_reported() {
+    let kdc = start(
+        TestKdcOptions::new(REALM)
+            .user("alice", "pw")
+            .service("nfs/server.krbtest.com"),
+    );
+    let tgt = KdcClient::new(settings(&kdc))
+        .get_initial_credentials(
+            &principal("alice"),
+            &Secret::password("pw"),
+            &AsOptions::default(),
+        )
+        .await
+        .unwrap();
+
+    // The authenticator's ctime is an hour behind the KDC's clock.
+    let skewed = KdcClient::new(Settings {
+        clock_offset: -3600,
+        ..settings(&kdc)
+    });
+    let error = skewed
+        .get_service_credentials(
+            &tgt,
+            &principal("nfs/server.krbtest.com"),
+            &TgsOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, KdcError::ClockSkew { .. }), "{error}");
+    let KdcError::ClockSkew { skew, .. } = error else {
+        unreachable!();
+    };
+    assert!((3500..=3700).contains(&skew), "skew {skew}");
 }
 
 #[tokio::test]

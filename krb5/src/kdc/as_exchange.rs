@@ -14,6 +14,7 @@ use crate::config::{Config, ConfigError};
 use crate::credentials::Credential;
 use crate::crypto::{self, Key};
 use crate::iana::{key_usage, msg_type, pa_type};
+use crate::keytab::Keytab;
 use crate::messages::error_code::{
     KDC_ERR_PREAUTH_FAILED, KDC_ERR_PREAUTH_REQUIRED, KDC_ERR_S_PRINCIPAL_UNKNOWN, KRB_AP_ERR_SKEW,
 };
@@ -37,6 +38,23 @@ pub enum Secret {
 impl Secret {
     pub fn password(password: &str) -> Self {
         Secret::Password(Zeroizing::new(password.as_bytes().to_vec()))
+    }
+
+    /// Takes the newest key of each enctype that `keytab` holds for
+    /// `principal`, as kinit -k does.
+    pub fn from_keytab(keytab: &Keytab, principal: &Principal) -> Self {
+        let mut keys: Vec<Key> = Vec::new();
+        for entry in keytab.entries() {
+            let enctype = entry.key.enctype();
+            if !entry.principal.same_name(principal) || keys.iter().any(|k| k.enctype() == enctype)
+            {
+                continue;
+            }
+            if let Some(newest) = keytab.find_key(Some(principal), None, enctype) {
+                keys.push(newest.key.clone());
+            }
+        }
+        Secret::Keys(keys)
     }
 }
 
@@ -199,6 +217,8 @@ impl KdcClient {
                 }
             }
 
+            // NOTE: KDC_ERR_WRONG_REALM client referrals (RFC 6806 §4) are not
+            // followed; that error is returned like any other.
             return Err(match code {
                 KDC_ERR_PREAUTH_REQUIRED => KdcError::PreauthLoop {
                     principal: client.to_string(),
@@ -286,7 +306,7 @@ impl KdcClient {
             rep,
             &key,
             key_usage::AS_REP_ENC_PART,
-            "decrypting the AS-REP (wrong password or key?)",
+            "decrypting the AS-REP with the password or keytab key",
             client,
         )?;
 
@@ -489,6 +509,34 @@ mod tests {
             reply::check_enc_part(&rep, &part, &wrong_nonce),
             Err(KdcError::ReplyMismatch { field: "nonce", .. })
         ));
+    }
+
+    #[test]
+    fn secret_from_keytab_takes_newest_kvno() {
+        use crate::keytab::KeytabEntry;
+
+        let host = Principal::parse("host/a.test@TEST", None).unwrap();
+        let other = Principal::parse("host/b.test@TEST", None).unwrap();
+        let mut keytab = Keytab::new();
+        for (principal, kvno, enctype, byte) in [
+            (&host, 1, 18, 1u8),
+            (&host, 2, 18, 2),
+            (&host, 2, 17, 3),
+            (&other, 9, 18, 4),
+        ] {
+            keytab.add_entry(KeytabEntry {
+                principal: principal.clone(),
+                timestamp: 0,
+                kvno,
+                key: Key::from_raw(enctype, vec![byte; 32]),
+            });
+        }
+        let Secret::Keys(keys) = Secret::from_keytab(&keytab, &host) else {
+            panic!("expected keys");
+        };
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[0], Key::from_raw(18, vec![2; 32]));
+        assert_eq!(keys[1], Key::from_raw(17, vec![3; 32]));
     }
 
     #[test]

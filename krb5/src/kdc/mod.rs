@@ -35,7 +35,8 @@ pub(crate) fn kdc_display(kdc: &KdcServer) -> String {
     }
 }
 
-/// Client settings, with the defaults of MIT krb5 1.20's `[libdefaults]`.
+/// Client settings. Those that krb5.conf's `[libdefaults]` sets default to
+/// MIT krb5 1.20's values.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// KDCs per realm, in the order to try them. A realm missing here is
@@ -44,9 +45,10 @@ pub struct Settings {
     /// Requests longer than this many bytes go over TCP first
     /// (`udp_preference_limit`, default 1465).
     pub udp_preference_limit: usize,
-    /// The time to wait for one KDC before trying the next.
+    /// The time to wait for one KDC over one transport before trying the
+    /// next (default 3 s; MIT has no such setting).
     pub kdc_timeout: Duration,
-    /// The time to wait for one whole exchange with a realm's KDCs.
+    /// The time to wait for one whole exchange with a realm's KDCs (default 30 s).
     pub total_timeout: Duration,
     /// The maximum difference between the local clock and a KDC's (`clockskew`, default 300 s).
     pub clockskew: Duration,

@@ -2,7 +2,7 @@
 //!
 //! The walk bounds nesting depth, checks that every length fits inside its
 //! parent (so no allocation is ever sized from a length the input cannot
-//! back), rejects indefinite lengths and trailing bytes, and holds every
+//! back), rejects indefinite lengths and trailing bytes, and restricts every
 //! GeneralizedTime to the KerberosTime form `YYYYMMDDHHMMSSZ` of RFC 4120
 //! §5.2.3. MIT krb5 rejects fractional seconds and local-time forms as well;
 //! `rasn`'s DER decoder alone would accept a fraction.
