@@ -62,7 +62,7 @@ impl Accounts {
         let mut out = Vec::new();
         for group in &self.groups {
             if group.gid != user.gid
-                && group.members.iter().any(|m| *m == user.name)
+                && group.members.contains(&user.name)
                 && !out.contains(&group.gid)
             {
                 out.push(group.gid);
