@@ -1,7 +1,11 @@
 //! Mapping an authenticated principal to a local uid, gid and supplementary
 //! groups, for the server's context records.
 
+pub mod hostdomain;
+pub mod idmapd;
 pub mod passwd;
+
+pub use idmapd::{AccountSource, IdmapdMapper, Method};
 
 pub use crate::kernel::rpcsec::Identity;
 use krb5::Principal;
