@@ -127,7 +127,7 @@ impl Parser<'_> {
                     self.warn(
                         path,
                         Some(start_line),
-                        "the last line has no newline at its end, so it is ignored as nfs-utils ignores it; add a newline".to_string(),
+                        "the last line has no newline at its end, so it is ignored as nfs-utils ignores it. Add a newline to use it".to_string(),
                     );
                 }
                 break;

@@ -17,10 +17,10 @@ pub fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
-/// Converts a number as C's `atoi` does in glibc on 64-bit Linux, which is
-/// what nfs-utils applies to numeric settings: leading white space and one
-/// sign are skipped, decimal digits are read up to the first other
-/// character, and text without digits reads as 0.
+/// Converts a number as glibc's `atoi` does on 64-bit Linux, because
+/// nfs-utils converts numeric settings with it. Leading white space and one
+/// sign are skipped, and decimal digits are read up to the first other
+/// character. Text without digits reads as 0.
 ///
 /// A value beyond the 64-bit range saturates, as `strtol` does, and is then
 /// truncated to 32 bits as glibc's `atoi` does, so `4294967297` reads as 1.

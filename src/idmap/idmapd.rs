@@ -55,7 +55,7 @@ impl Method {
     }
 }
 
-/// Where the user and group databases come from.
+/// The source of the user and group databases.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccountSource {
     /// passwd and group files, read again for each mapping so that account
@@ -110,7 +110,7 @@ pub struct IdmapdMapper {
 
 impl IdmapdMapper {
     /// Builds a mapper from a loaded idmapd.conf. `host_domain` is the
-    /// domain to use when `[General] Domain` is not set; `None` means
+    /// domain to use when `[General] Domain` is not set, and `None` means
     /// `localdomain`.
     ///
     /// NOTE: Methods other than `nsswitch` and `static` (`umich_ldap`,
@@ -168,25 +168,33 @@ impl IdmapdMapper {
             log::warn!("{warning}");
         }
         let host_domain = hostdomain::host_dns_domain(Path::new("/etc/hosts"));
-        Self::new(config, host_domain.as_deref(), AccountSource::system())
+        let mapper = Self::new(config, host_domain.as_deref(), AccountSource::system());
+        log::info!(
+            "identity mapping: NFSv4 domain {}, local realms {:?}, methods {:?}",
+            mapper.domain,
+            mapper.local_realms,
+            mapper.methods
+        );
+        mapper
     }
 
-    /// The NFSv4 domain.
+    /// Returns the NFSv4 domain.
     pub fn domain(&self) -> &str {
         &self.domain
     }
 
-    /// The realms whose principals the `nsswitch` method maps.
+    /// Returns the realms whose principals the `nsswitch` method maps.
     pub fn local_realms(&self) -> &[String] {
         &self.local_realms
     }
 
-    /// The methods tried, in order.
+    /// Returns the methods to try, in order.
     pub fn methods(&self) -> &[Method] {
         &self.methods
     }
 
-    /// The configured method names that are not implemented and so skipped.
+    /// Returns the configured method names that rgssd does not implement
+    /// and so skips.
     pub fn skipped_methods(&self) -> &[String] {
         &self.skipped_methods
     }
@@ -200,7 +208,7 @@ impl IdmapdMapper {
     /// The groups are the mapped user's primary group followed by its
     /// supplementary groups, as getgrouplist(3) lists them.
     ///
-    /// NOTE: rpc.svcgssd asks the methods for the groups in a second pass,
+    /// NOTE: rpc.svcgssd queries the methods for the groups in a second pass,
     /// where `nsswitch` skips the realm check. With `GSS-Methods = nsswitch,
     /// static` that can pair the static user's ids with the groups of the
     /// local user named like the principal. rgssd always takes the groups of
