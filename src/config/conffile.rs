@@ -49,6 +49,8 @@ pub enum Environment {
 impl Environment {
     fn get(&self, name: &str) -> Option<String> {
         match self {
+            // No variable can have such a name, and std::env rejects them.
+            Environment::Process if name.is_empty() || name.contains(['=', '\0']) => None,
             Environment::Process => std::env::var_os(name)
                 .filter(|value| !value.is_empty())
                 .map(|value| value.to_string_lossy().into_owned()),
@@ -399,6 +401,21 @@ mod tests {
         assert_eq!(config.get_str("s", None, "looping"), None);
         assert_eq!(config.get_str("s", None, "bare"), None);
         assert_eq!(config.get_entry("s", None, "from_section"), Some("$three"));
+    }
+
+    #[test]
+    fn dollar_value_from_process() {
+        // PATH is set in any test environment, and the odd names must not
+        // reach std::env.
+        let mut config = parse("[s]\npath = $PATH\nbare = $\nequals = $A=B\n");
+        config.set("s", None, "nul", "$A\0B");
+        assert_eq!(
+            config.get_str("s", None, "path"),
+            std::env::var("PATH").ok()
+        );
+        assert_eq!(config.get_str("s", None, "bare"), None);
+        assert_eq!(config.get_str("s", None, "equals"), None);
+        assert_eq!(config.get_str("s", None, "nul"), None);
     }
 
     #[test]
