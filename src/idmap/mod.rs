@@ -1,5 +1,8 @@
 //! Mapping an authenticated principal to a local uid, gid and supplementary
 //! groups, for the server's context records.
+//!
+//! [`IdmapdMapper`] maps as rpc.svcgssd does through libnfsidmap, configured
+//! by idmapd.conf, with accounts from the passwd and group files.
 
 pub mod hostdomain;
 pub mod idmapd;
