@@ -1,6 +1,7 @@
 //! rgssd: Kerberos GSS daemons for Linux NFS, replacing nfs-utils' rpc.gssd and
 //! rpc.svcgssd.
 
+pub mod config;
 pub mod gssd;
 pub mod idmap;
 pub mod kernel;

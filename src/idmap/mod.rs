@@ -1,7 +1,14 @@
 //! Mapping an authenticated principal to a local uid, gid and supplementary
 //! groups, for the server's context records.
+//!
+//! [`IdmapdMapper`] maps as rpc.svcgssd does through libnfsidmap, configured
+//! by idmapd.conf, with accounts from the passwd and group files.
 
+pub mod hostdomain;
+pub mod idmapd;
 pub mod passwd;
+
+pub use idmapd::{AccountSource, IdmapdMapper, Method};
 
 pub use crate::kernel::rpcsec::Identity;
 use krb5::Principal;
