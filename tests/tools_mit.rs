@@ -692,11 +692,12 @@ fn kinit_password_prompt_on_terminal_does_not_echo() {
 
     let kdc = start(TestKdcOptions::new(REALM).user("alice", "alice-pw"));
 
-    // script(1) from util-linux gives kinit a pseudo-terminal as stdin.
+    // script(1) from util-linux gives kinit a pseudo-terminal as stdin,
+    // and timeout(1) ends the test instead of hanging if kinit never returns.
     let kinit = format!("{} kinit alice", env!("CARGO_BIN_EXE_rgssd"));
     let mut child = kdc
-        .command("script")
-        .args(["-q", "-e", "-c", &kinit, "/dev/null"])
+        .command("timeout")
+        .args(["60", "script", "-q", "-e", "-c", &kinit, "/dev/null"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

@@ -20,33 +20,39 @@ pub enum PasswordError {
 /// Writes `prompt` and `: ` to `out`, then reads one line from stdin with
 /// terminal echo off, and returns it without its line ending.
 ///
+/// Echo goes off before the prompt appears and without flushing pending
+/// input (TCSANOW), so a password typed as soon as the prompt shows is
+/// neither echoed nor lost.
+///
 /// NOTE: an interrupt (Ctrl-C) while the prompt waits leaves echo off, as
 /// no signal handler restores it; `stty echo` turns it back on.
 pub fn read_password(
     prompt: &str,
     out: &mut dyn Write,
 ) -> Result<Zeroizing<String>, PasswordError> {
-    write!(out, "{prompt}: ")?;
-    out.flush()?;
-
     let stdin = io::stdin();
-    let line = if stdin.is_terminal() {
-        let saved = tcgetattr(&stdin).map_err(PasswordError::Terminal)?;
-        let mut silent = saved.clone();
-        silent.local_flags.remove(LocalFlags::ECHO);
-        tcsetattr(&stdin, SetArg::TCSAFLUSH, &silent).map_err(PasswordError::Terminal)?;
-        let line = read_line(&mut stdin.lock());
-        let restored = tcsetattr(&stdin, SetArg::TCSAFLUSH, &saved);
-        // The user's Enter was not echoed, so the newline is written here.
-        writeln!(out)?;
-        restored.map_err(PasswordError::Terminal)?;
-        line?
-    } else {
+    if !stdin.is_terminal() {
+        write!(out, "{prompt}: ")?;
+        out.flush()?;
         let line = read_line(&mut stdin.lock())?;
         writeln!(out)?;
-        line
-    };
-    Ok(line)
+        return Ok(line);
+    }
+
+    let saved = tcgetattr(&stdin).map_err(PasswordError::Terminal)?;
+    let mut silent = saved.clone();
+    silent.local_flags.remove(LocalFlags::ECHO);
+    tcsetattr(&stdin, SetArg::TCSANOW, &silent).map_err(PasswordError::Terminal)?;
+
+    let line = write!(out, "{prompt}: ")
+        .and_then(|()| out.flush())
+        .map_err(PasswordError::from)
+        .and_then(|()| read_line(&mut stdin.lock()));
+    let restored = tcsetattr(&stdin, SetArg::TCSANOW, &saved);
+    // The user's Enter was not echoed, so the newline is written here.
+    writeln!(out)?;
+    restored.map_err(PasswordError::Terminal)?;
+    line
 }
 
 /// Reads one line and strips `\n` or `\r\n`.
