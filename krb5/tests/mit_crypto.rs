@@ -238,3 +238,52 @@ fn prf_matches_mit() {
         }
     }
 }
+
+/// One key used for many messages under interleaved key usages, more than
+/// the derived-key cache holds, so that cached and evicted keys are both
+/// exercised.
+#[test]
+fn one_key_many_usages_matches_mit() {
+    let mit = mit();
+    for enctype in enctypes() {
+        let key = Key::random(enctype).unwrap();
+        for round in 0..60 {
+            let usage = 1 + random_u32() % 24;
+            let plaintext = random_bytes(round * 3);
+
+            let ours = key.encrypt(usage, &plaintext).unwrap();
+            let decrypted = mit
+                .decrypt(enctype, key.bytes(), usage as i32, &ours)
+                .unwrap_or_else(|code| {
+                    panic!("MIT decrypt failed: enctype {enctype}, usage {usage}, error {code}")
+                });
+            assert_eq!(
+                &decrypted[..plaintext.len()],
+                &plaintext[..],
+                "enctype {enctype}, usage {usage}"
+            );
+
+            let theirs = mit
+                .encrypt(enctype, key.bytes(), usage as i32, &plaintext)
+                .unwrap();
+            let decrypted = key.decrypt(usage, &theirs).unwrap();
+            assert_eq!(
+                &decrypted[..plaintext.len()],
+                &plaintext[..],
+                "enctype {enctype}, usage {usage}"
+            );
+
+            let checksum = key.checksum(usage, &plaintext).unwrap();
+            let expected = mit
+                .checksum(
+                    checksum.cksumtype,
+                    enctype,
+                    key.bytes(),
+                    usage as i32,
+                    &plaintext,
+                )
+                .unwrap();
+            assert_eq!(checksum.value, expected, "enctype {enctype}, usage {usage}");
+        }
+    }
+}

@@ -8,6 +8,7 @@
 //! `des3` (RFC 3961 §6.3) and `rfc4757` (RC4-HMAC).
 
 use std::fmt;
+use std::sync::Arc;
 
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -15,6 +16,7 @@ use zeroize::Zeroizing;
 use crate::iana::enctype;
 use crate::principal::Principal;
 
+mod derived;
 #[cfg(feature = "legacy-enctypes")]
 mod des3;
 mod nfold;
@@ -76,12 +78,23 @@ pub enum CryptoError {
 
 /// A Kerberos key: an enctype and its key bytes, zeroed on drop.
 ///
-/// `Debug` prints the enctype and length only, never the bytes.
-#[derive(Clone, PartialEq, Eq)]
+/// `Debug` prints the enctype and length only, never the bytes. The keys
+/// derived for each key usage are cached with the key and shared by its
+/// clones; equality compares the enctype and bytes only.
+#[derive(Clone)]
 pub struct Key {
     enctype: i32,
     bytes: Zeroizing<Vec<u8>>,
+    derived: Arc<derived::DerivedKeys>,
 }
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.enctype == other.enctype && self.bytes == other.bytes
+    }
+}
+
+impl Eq for Key {}
 
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -101,6 +114,7 @@ impl Key {
         Self {
             enctype,
             bytes: Zeroizing::new(bytes),
+            derived: Arc::default(),
         }
     }
 
@@ -149,6 +163,7 @@ impl Key {
         Self {
             enctype,
             bytes: Zeroizing::new(std::mem::take(&mut *bytes)),
+            derived: Arc::default(),
         }
     }
 
@@ -188,7 +203,7 @@ impl Key {
         fill_random(confounder)?;
         profile
             .ops
-            .encrypt(&self.bytes, usage, confounder, plaintext)
+            .encrypt(&self.bytes, &self.derived, usage, confounder, plaintext)
     }
 
     /// Encrypts with the given confounder instead of a random one, so that
@@ -210,7 +225,7 @@ impl Key {
         }
         profile
             .ops
-            .encrypt(&self.bytes, usage, confounder, plaintext)
+            .encrypt(&self.bytes, &self.derived, usage, confounder, plaintext)
     }
 
     /// Decrypts and checks the integrity of `ciphertext` made for key usage
@@ -219,13 +234,17 @@ impl Key {
     /// padding, which the enclosed DER encoding delimits.
     pub fn decrypt(&self, usage: u32, ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let profile = self.profile()?;
-        profile.ops.decrypt(&self.bytes, usage, ciphertext)
+        profile
+            .ops
+            .decrypt(&self.bytes, &self.derived, usage, ciphertext)
     }
 
     /// Computes the enctype's mandatory keyed checksum of `data` for key usage `usage`.
     pub fn checksum(&self, usage: u32, data: &[u8]) -> Result<Checksum, CryptoError> {
         let profile = self.profile()?;
-        let value = profile.ops.checksum(&self.bytes, usage, data)?;
+        let value = profile
+            .ops
+            .checksum(&self.bytes, &self.derived, usage, data)?;
         Ok(Checksum {
             cksumtype: profile.cksumtype,
             value,
@@ -248,7 +267,9 @@ impl Key {
                 expected: profile.cksumtype,
             });
         }
-        let expected = profile.ops.checksum(&self.bytes, usage, data)?;
+        let expected = profile
+            .ops
+            .checksum(&self.bytes, &self.derived, usage, data)?;
         if bool::from(expected.ct_eq(&checksum.value)) {
             Ok(())
         } else {

@@ -4,6 +4,7 @@
 
 use zeroize::Zeroizing;
 
+use super::derived::DerivedKeys;
 use super::CryptoError;
 use crate::iana::{cksumtype, enctype};
 
@@ -11,6 +12,7 @@ use crate::iana::{cksumtype, enctype};
 ///
 /// Callers check the key length against [`Profile::key_length`] and the
 /// confounder length against [`Profile::confounder_length`] before calling.
+/// `derived` caches the keys derived from `key` for each key usage.
 pub(crate) trait EnctypeOps: Sync {
     /// Turns `seed_length` random bytes into a protocol key.
     fn random_to_key(&self, seed: &[u8]) -> Zeroizing<Vec<u8>>;
@@ -26,15 +28,28 @@ pub(crate) trait EnctypeOps: Sync {
     fn encrypt(
         &self,
         key: &[u8],
+        derived: &DerivedKeys,
         usage: u32,
         confounder: &[u8],
         plaintext: &[u8],
     ) -> Result<Vec<u8>, CryptoError>;
 
-    fn decrypt(&self, key: &[u8], usage: u32, ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError>;
+    fn decrypt(
+        &self,
+        key: &[u8],
+        derived: &DerivedKeys,
+        usage: u32,
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError>;
 
     /// Computes the enctype's mandatory keyed checksum.
-    fn checksum(&self, key: &[u8], usage: u32, data: &[u8]) -> Result<Vec<u8>, CryptoError>;
+    fn checksum(
+        &self,
+        key: &[u8],
+        derived: &DerivedKeys,
+        usage: u32,
+        data: &[u8],
+    ) -> Result<Vec<u8>, CryptoError>;
 
     fn prf(&self, key: &[u8], input: &[u8]) -> Result<Vec<u8>, CryptoError>;
 }

@@ -12,6 +12,7 @@ use sha1::{Digest, Sha1};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use super::derived::DerivedKeys;
 use super::nfold::nfold;
 use super::profile::{EnctypeOps, Profile};
 use super::CryptoError;
@@ -138,6 +139,16 @@ pub(crate) fn dk<C: BasicCipher>(
     Ok(C::random_to_key(&dr::<C>(key, constant)?))
 }
 
+/// Returns DK(key, usage | kind), from the cache when it is there.
+fn usage_key<C: BasicCipher>(
+    key: &[u8],
+    derived: &DerivedKeys,
+    usage: u32,
+    kind: u8,
+) -> Result<std::sync::Arc<Zeroizing<Vec<u8>>>, CryptoError> {
+    derived.get_or_derive(usage, kind, || dk::<C>(key, &usage_constant(usage, kind)))
+}
+
 pub(crate) fn hmac_sha1(key: &[u8], data: &[u8]) -> [u8; 20] {
     let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(key)
         .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
@@ -181,12 +192,13 @@ impl<C: BasicCipher> EnctypeOps for SimplifiedProfile<C> {
     fn encrypt(
         &self,
         key: &[u8],
+        derived: &DerivedKeys,
         usage: u32,
         confounder: &[u8],
         plaintext: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
-        let ke = dk::<C>(key, &usage_constant(usage, KE))?;
-        let ki = dk::<C>(key, &usage_constant(usage, KI))?;
+        let ke = usage_key::<C>(key, derived, usage, KE)?;
+        let ki = usage_key::<C>(key, derived, usage, KI)?;
 
         let padded_len = (confounder.len() + plaintext.len()).div_ceil(C::PADDING) * C::PADDING;
         let mut out = Vec::with_capacity(padded_len + C::MAC);
@@ -202,7 +214,13 @@ impl<C: BasicCipher> EnctypeOps for SimplifiedProfile<C> {
         Ok(out)
     }
 
-    fn decrypt(&self, key: &[u8], usage: u32, ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    fn decrypt(
+        &self,
+        key: &[u8],
+        derived: &DerivedKeys,
+        usage: u32,
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
         if ciphertext.len() < C::BLOCK + C::MAC {
             return Err(self.too_short(ciphertext.len()));
         }
@@ -215,8 +233,8 @@ impl<C: BasicCipher> EnctypeOps for SimplifiedProfile<C> {
             });
         }
 
-        let ke = dk::<C>(key, &usage_constant(usage, KE))?;
-        let ki = dk::<C>(key, &usage_constant(usage, KI))?;
+        let ke = usage_key::<C>(key, derived, usage, KE)?;
+        let ki = usage_key::<C>(key, derived, usage, KI)?;
         let mut out = body.to_vec();
         C::new(&ke)?
             .decrypt(&mut out)
@@ -230,8 +248,14 @@ impl<C: BasicCipher> EnctypeOps for SimplifiedProfile<C> {
         Ok(out)
     }
 
-    fn checksum(&self, key: &[u8], usage: u32, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let kc = dk::<C>(key, &usage_constant(usage, KC))?;
+    fn checksum(
+        &self,
+        key: &[u8],
+        derived: &DerivedKeys,
+        usage: u32,
+        data: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let kc = usage_key::<C>(key, derived, usage, KC)?;
         Ok(hmac_sha1(&kc, data)[..C::MAC].to_vec())
     }
 

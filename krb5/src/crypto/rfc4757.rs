@@ -10,6 +10,7 @@ use rc4::{Rc4, StreamCipher};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use super::derived::DerivedKeys;
 use super::profile::EnctypeOps;
 use super::CryptoError;
 use crate::iana::enctype;
@@ -104,6 +105,7 @@ impl EnctypeOps for Rc4Hmac {
     fn encrypt(
         &self,
         key: &[u8],
+        _derived: &DerivedKeys,
         usage: u32,
         confounder: &[u8],
         plaintext: &[u8],
@@ -123,7 +125,13 @@ impl EnctypeOps for Rc4Hmac {
     /// Decrypts and verifies the checksum. For usage 9 (the TGS-REP part
     /// under a subkey), usage number 8 is tried when 9 fails, because
     /// RFC 4757 names 8 but Windows uses 9.
-    fn decrypt(&self, key: &[u8], usage: u32, ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    fn decrypt(
+        &self,
+        key: &[u8],
+        _derived: &DerivedKeys,
+        usage: u32,
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
         if ciphertext.len() < CHECKSUM + CONFOUNDER {
             return Err(CryptoError::CiphertextTooShort {
                 enctype: enctype::RC4_HMAC,
@@ -142,7 +150,13 @@ impl EnctypeOps for Rc4Hmac {
 
     /// Computes the hmac-md5 checksum (-138): HMAC-MD5(Ksign, MD5(usage |
     /// data)) with Ksign = HMAC-MD5(key, "signaturekey" and a zero byte).
-    fn checksum(&self, key: &[u8], usage: u32, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    fn checksum(
+        &self,
+        key: &[u8],
+        _derived: &DerivedKeys,
+        usage: u32,
+        data: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
         let ksign = hmac_md5(key, &[b"signaturekey\0"]);
         let mut hash = Md5::new();
         hash.update(translate_usage(usage).to_le_bytes());

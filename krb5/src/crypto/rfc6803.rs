@@ -12,6 +12,7 @@ use cmac::{Cmac, Mac};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use super::derived::DerivedKeys;
 use super::profile::EnctypeOps;
 use super::rfc3961::{iteration_count, usage_constant, KC, KE, KI};
 use super::rfc3962::{cts_decrypt, cts_encrypt};
@@ -95,6 +96,19 @@ where
         Ok(out)
     }
 
+    /// Returns DK(key, usage | kind), from the cache when it is there.
+    fn usage_key(
+        &self,
+        key: &[u8],
+        derived: &DerivedKeys,
+        usage: u32,
+        kind: u8,
+    ) -> Result<std::sync::Arc<Zeroizing<Vec<u8>>>, CryptoError> {
+        derived.get_or_derive(usage, kind, || {
+            self.derive(key, &usage_constant(usage, kind))
+        })
+    }
+
     /// Computes the string-to-key function without checking the iteration
     /// count against the minimum (RFC 6803 §3): DK(PBKDF2-HMAC-SHA1(password,
     /// name | 00 | salt, count, key length), "kerberos").
@@ -136,12 +150,13 @@ where
     fn encrypt(
         &self,
         key: &[u8],
+        derived: &DerivedKeys,
         usage: u32,
         confounder: &[u8],
         plaintext: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
-        let ke = self.derive(key, &usage_constant(usage, KE))?;
-        let ki = self.derive(key, &usage_constant(usage, KI))?;
+        let ke = self.usage_key(key, derived, usage, KE)?;
+        let ki = self.usage_key(key, derived, usage, KI)?;
 
         let mut out = Vec::with_capacity(confounder.len() + plaintext.len() + BLOCK);
         out.extend_from_slice(confounder);
@@ -157,7 +172,13 @@ where
         Ok(out)
     }
 
-    fn decrypt(&self, key: &[u8], usage: u32, ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    fn decrypt(
+        &self,
+        key: &[u8],
+        derived: &DerivedKeys,
+        usage: u32,
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
         let too_short = CryptoError::CiphertextTooShort {
             enctype: self.enctype,
             len: ciphertext.len(),
@@ -167,8 +188,8 @@ where
         }
         let (body, tag) = ciphertext.split_at(ciphertext.len() - BLOCK);
 
-        let ke = self.derive(key, &usage_constant(usage, KE))?;
-        let ki = self.derive(key, &usage_constant(usage, KI))?;
+        let ke = self.usage_key(key, derived, usage, KE)?;
+        let ki = self.usage_key(key, derived, usage, KI)?;
         let mut out = body.to_vec();
         cts_decrypt(&self.cipher(&ke)?, &mut out).map_err(|_| too_short)?;
 
@@ -180,8 +201,14 @@ where
         Ok(out)
     }
 
-    fn checksum(&self, key: &[u8], usage: u32, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let kc = self.derive(key, &usage_constant(usage, KC))?;
+    fn checksum(
+        &self,
+        key: &[u8],
+        derived: &DerivedKeys,
+        usage: u32,
+        data: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let kc = self.usage_key(key, derived, usage, KC)?;
         Ok(self.cmac(&kc, &[data])?.to_vec())
     }
 

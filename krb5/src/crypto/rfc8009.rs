@@ -14,6 +14,7 @@ use sha2::{Sha256, Sha384};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use super::derived::DerivedKeys;
 use super::profile::EnctypeOps;
 use super::rfc3961::{iteration_count, usage_constant, KC, KE, KI};
 use super::rfc3962::{cts_decrypt, cts_encrypt};
@@ -95,6 +96,30 @@ where
         }
     }
 
+    /// Returns the key of `kind` (Ke, Ki or Kc) for `usage`, from the cache
+    /// when it is there. Ke is as long as the base key, Ki and Kc as the tag.
+    fn usage_key(
+        &self,
+        key: &[u8],
+        derived: &DerivedKeys,
+        usage: u32,
+        kind: u8,
+    ) -> Result<std::sync::Arc<Zeroizing<Vec<u8>>>, CryptoError> {
+        let len = if kind == KE {
+            self.key_length()
+        } else {
+            self.mac_length
+        };
+        derived.get_or_derive(usage, kind, || {
+            Ok(kdf_hmac_sha2::<D>(
+                key,
+                &usage_constant(usage, kind),
+                &[],
+                len,
+            ))
+        })
+    }
+
     /// Computes HMAC(Ki, IV | C) truncated to the tag length.
     fn tag(&self, ki: &[u8], ciphertext: &[u8]) -> Zeroizing<Vec<u8>> {
         let mut mac = new_hmac::<D>(ki);
@@ -150,12 +175,13 @@ where
     fn encrypt(
         &self,
         key: &[u8],
+        derived: &DerivedKeys,
         usage: u32,
         confounder: &[u8],
         plaintext: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
-        let ke = kdf_hmac_sha2::<D>(key, &usage_constant(usage, KE), &[], self.key_length());
-        let ki = kdf_hmac_sha2::<D>(key, &usage_constant(usage, KI), &[], self.mac_length);
+        let ke = self.usage_key(key, derived, usage, KE)?;
+        let ki = self.usage_key(key, derived, usage, KI)?;
 
         let mut out = Vec::with_capacity(confounder.len() + plaintext.len() + self.mac_length);
         out.extend_from_slice(confounder);
@@ -168,26 +194,38 @@ where
         Ok(out)
     }
 
-    fn decrypt(&self, key: &[u8], usage: u32, ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    fn decrypt(
+        &self,
+        key: &[u8],
+        derived: &DerivedKeys,
+        usage: u32,
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
         if ciphertext.len() < 16 + self.mac_length {
             return Err(self.too_short(ciphertext.len()));
         }
         let (body, tag) = ciphertext.split_at(ciphertext.len() - self.mac_length);
 
-        let ki = kdf_hmac_sha2::<D>(key, &usage_constant(usage, KI), &[], self.mac_length);
+        let ki = self.usage_key(key, derived, usage, KI)?;
         if !bool::from(self.tag(&ki, body).ct_eq(tag)) {
             return Err(CryptoError::IntegrityCheckFailed);
         }
 
-        let ke = kdf_hmac_sha2::<D>(key, &usage_constant(usage, KE), &[], self.key_length());
+        let ke = self.usage_key(key, derived, usage, KE)?;
         let mut out = body.to_vec();
         cts_decrypt(&self.cipher(&ke)?, &mut out).map_err(|_| self.too_short(ciphertext.len()))?;
         out.drain(..16);
         Ok(out)
     }
 
-    fn checksum(&self, key: &[u8], usage: u32, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let kc = kdf_hmac_sha2::<D>(key, &usage_constant(usage, KC), &[], self.mac_length);
+    fn checksum(
+        &self,
+        key: &[u8],
+        derived: &DerivedKeys,
+        usage: u32,
+        data: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let kc = self.usage_key(key, derived, usage, KC)?;
         let mut mac = new_hmac::<D>(&kc);
         mac.update(data);
         Ok(mac.finalize().into_bytes()[..self.mac_length].to_vec())
