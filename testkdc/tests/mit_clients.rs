@@ -195,3 +195,59 @@ fn drop_stops_kdc_and_removes_files() {
     assert!(!dir.exists());
     assert!(std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok());
 }
+
+/// Parses klist's `MM/DD/YY HH:MM:SS` (in UTC) into seconds since the epoch.
+fn klist_seconds(text: &str) -> i64 {
+    let numbers: Vec<i64> = text
+        .split(['/', ' ', ':'])
+        .map(|part| part.parse().unwrap())
+        .collect();
+    let [month, day, year, hour, minute, second] = numbers[..] else {
+        panic!("unexpected time {text:?}");
+    };
+    // Days from 1970-01-01 with 400-year eras starting on March 1.
+    // strftime's %y: 69 and below are 20YY, as POSIX's %y parsing reads them.
+    let century = if year < 69 { 2000 } else { 1900 };
+    let year = century + year - i64::from(month <= 2);
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    days * 86400 + hour * 3600 + minute * 60 + second
+}
+
+#[test]
+fn max_life_limits_tickets() {
+    let kdc = TestKdc::start(
+        TestKdcOptions::new("EXAMPLE.TEST")
+            .with_max_life("1h")
+            .with_max_renewable_life("2h")
+            .user("alice", "alice-pw"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let kinit = run_with_stdin(
+        &kdc,
+        "kinit",
+        &["-l", "10h", "-r", "1d", "alice"],
+        "alice-pw\n",
+    );
+    assert_eq!(klist_seconds("01/01/70 00:00:00"), 0);
+    assert_eq!(klist_seconds("03/01/00 00:00:01"), 951_868_801);
+    assert!(kinit.status.success(), "{}", text(&kinit.stderr));
+
+    let klist = kdc.command("klist").env("TZ", "UTC").output().unwrap();
+    let listing = text(&klist.stdout);
+    let line = listing
+        .lines()
+        .find(|line| line.contains("krbtgt/EXAMPLE.TEST@EXAMPLE.TEST"))
+        .unwrap_or_else(|| panic!("{listing}"));
+    let start = klist_seconds(&line[..17]);
+    let end = klist_seconds(&line[19..36]);
+    assert_eq!(end - start, 3600, "{listing}");
+    let renew = listing
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("renew until "))
+        .unwrap_or_else(|| panic!("{listing}"));
+    assert_eq!(klist_seconds(renew) - start, 7200, "{listing}");
+}
