@@ -205,9 +205,10 @@ fn klist_seconds(text: &str) -> i64 {
     let [month, day, year, hour, minute, second] = numbers[..] else {
         panic!("unexpected time {text:?}");
     };
-    // Days from 1970-01-01 with 400-year eras starting on March 1.
-    // strftime's %y: 69 and below are 20YY, as POSIX's %y parsing reads them.
+    // POSIX strptime reads %y values 00-68 as 20YY and 69-99 as 19YY.
     let century = if year < 69 { 2000 } else { 1900 };
+
+    // Days from 1970-01-01, counted in 400-year eras that start on March 1.
     let year = century + year - i64::from(month <= 2);
     let era = year.div_euclid(400);
     let year_of_era = year - era * 400;
