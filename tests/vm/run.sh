@@ -1,10 +1,8 @@
 #!/bin/bash
-# cleanup, called from a trap, looks unreachable to shellcheck.
-# shellcheck disable=SC2317
-# Real-kernel test of the NFS Kerberos daemons: boots a Debian 6.12 kernel
-# under QEMU and, inside that one guest, runs an MIT KDC, the kernel NFS
-# server fed by a svcgssd and the kernel NFS client fed by a gssd, all over
-# the guest's loopback. Run as root on Debian 12 (x86_64):
+# Real-kernel test of the NFS Kerberos daemons. It boots a Debian 6.12 kernel
+# under QEMU. Inside that one guest it runs an MIT KDC, the kernel NFS server
+# fed by a svcgssd and the kernel NFS client fed by a gssd, all over the
+# guest's loopback. Run it as root on Debian 12 (x86_64):
 #
 #   sudo tests/vm/run.sh                          # nfs-utils daemons
 #   sudo GSSD=rgssd SVCGSSD=rgssd tests/vm/run.sh # rgssd on both sides
@@ -12,6 +10,9 @@
 # The exit status is the guest's verdict: 0 = all checks passed, 1 = a check
 # failed, 2 = the harness could not set up, 3 = the guest returned no verdict
 # (crash or timeout). docs/vm.md lists every variable and the known limits.
+
+# cleanup, called from a trap, looks unreachable to shellcheck.
+# shellcheck disable=SC2317
 set -euo pipefail
 
 HARNESS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -73,7 +74,7 @@ die() {
     exit 2
 }
 
-# Seconds since the Unix epoch with millisecond precision, for timings.
+# Seconds since the Unix epoch with microsecond precision, for timings.
 now() { printf '%s' "${EPOCHREALTIME}"; }
 seconds_since() { awk -v start="$1" -v end="${EPOCHREALTIME}" 'BEGIN { printf "%.1f", end - start }'; }
 
@@ -114,6 +115,7 @@ resolve_rgssd_bin() {
     fi
     [ -n "$RGSSD_BIN" ] || die "rgssd binary not found: build it (cargo build --release) or set RGSSD_BIN"
     [ -x "$RGSSD_BIN" ] || die "RGSSD_BIN=$RGSSD_BIN is not an executable file"
+    RGSSD_BIN=$(realpath "$RGSSD_BIN")
 }
 
 # apt must not start krb5kdc, nfs-server or rpcbind on the host, so a
@@ -213,8 +215,8 @@ prepare_kernel() {
     [ -d "$MODULES_DIR" ] || die "modules missing: $MODULES_DIR (set REBUILD=1)"
 }
 
-# Stores the NFS stack's modules and their dependencies uncompressed. Their
-# decompression in the guest took seconds of emulated time on every run.
+# Stores the NFS stack's modules and their dependencies uncompressed, so that
+# modprobe in the guest does not decompress them under emulation.
 decompress_nfs_modules() {
     local module
     for module in $(modprobe -d "$KERNEL_ROOT" -S "$KERNEL_VERSION" -a --show-depends "${NFS_MODULES[@]}" |
@@ -261,7 +263,7 @@ build_initramfs() {
     cp /bin/busybox "$tree/bin/busybox"
     : > "$tree/modules/load-order"
 
-    # --show-depends lists dependencies first; built-in modules print "builtin".
+    # --show-depends lists dependencies first, and built-in modules as "builtin".
     local modules
     modules=$(for ko in "${INITRAMFS_MODULES[@]}"; do
         modprobe -d "$KERNEL_ROOT" -S "$KERNEL_VERSION" --show-depends "$ko"
@@ -339,8 +341,10 @@ boot_vm() {
             cpu=${QEMU_CPU:-max}
             ;;
         kvm)
-            # QEMU 7.2 aborts on "-cpu host" when it cannot set
-            # IA32_ARCH_CAPABILITIES, so that feature is off.
+            # QEMU 7.2 can abort on "-cpu host" when the host rejects the
+            # IA32_ARCH_CAPABILITIES MSR, so that feature is off.
+            # NOTE: this KVM path has not passed a run, because the project's
+            # build machines lack VMX/SVM.
             accel=kvm
             cpu=${QEMU_CPU:-host,-arch-capabilities}
             ;;

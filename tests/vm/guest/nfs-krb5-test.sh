@@ -1,6 +1,4 @@
 #!/bin/bash
-# Functions called through check look unreachable to shellcheck.
-# shellcheck disable=SC2317
 # Kerberos NFS checks, run as root inside the guest. One kernel is KDC host,
 # NFS server and NFS client at once, and all traffic stays on loopback:
 #   KDC     MIT krb5kdc on 127.0.0.1:88, realm EXAMPLE.TEST
@@ -11,6 +9,9 @@
 # Settings come from the environment (run.sh writes them to guest.env). Each
 # check prints one PASS or FAIL line. The last line is "N passed, N failed",
 # and the exit status is 0 only when no check failed.
+
+# Functions called through check look unreachable to shellcheck.
+# shellcheck disable=SC2317
 set -uo pipefail
 
 # The defaults match run.sh, for running this script by hand in a guest.
@@ -219,8 +220,7 @@ wait_until() {
     done
 }
 
-# fd_open PATTERN: some process holds a file descriptor on a path that
-# contains PATTERN.
+# fd_open PATTERN: some process has a path that contains PATTERN open.
 fd_open() { [ -n "$(find /proc/[0-9]*/fd -lname "*$1*" -print -quit 2> /dev/null)" ]; }
 
 port_open() { (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; }
@@ -441,7 +441,6 @@ start_server() {
     start_daemon idmapd rpc.idmapd -f -vvv
     start_daemon mountd rpc.mountd -F -d all
 
-    say "svcgssd: ${SVCGSSD_COMMAND[*]}"
     start_gss_daemon svcgssd "${SVCGSSD_COMMAND[@]}"
     wait_until 10 fd_open auth.rpcsec.init/channel || return 1
 
@@ -450,7 +449,7 @@ start_server() {
     # keep nfsd from blocking opens for the default 90 s grace period.
     echo 10 > /proc/fs/nfsd/nfsv4leasetime
     echo 10 > /proc/fs/nfsd/nfsv4gracetime
-    # An nfsd thread waits up to 5 s for svcgssd to answer an RPCSEC_GSS
+    # An nfsd thread waits up to 5 s for svcgssd's reply to an RPCSEC_GSS
     # INIT, but only 1 s while no thread is idle, and then closes the
     # connection. Spare threads keep concurrent first accesses within the
     # 5 s wait (Linux 6.12, svc_recv).
@@ -461,7 +460,6 @@ start_server() {
 # The kernel counts gssd as running once it opens the pipe gssd/clntXX/gssd,
 # and fails GSS upcalls at once while no process has it open.
 start_client() {
-    say "gssd: ${GSSD_COMMAND[*]}"
     start_gss_daemon gssd "${GSSD_COMMAND[@]}"
     mkdir -p "$MNT"
     wait_until 10 fd_open "rpc_pipefs/gssd/clnt" || return 1
@@ -680,6 +678,8 @@ finish() {
 mkdir -p "$LOGS"
 say "gssd=$GSSD svcgssd=$SVCGSSD kinit=$KINIT enctypes=$ENCTYPES secs='$SECS' vers='$NFS_VERS'"
 set_daemon_commands
+say "gssd command: ${GSSD_COMMAND[*]}"
+say "svcgssd command: ${SVCGSSD_COMMAND[*]}"
 setup_identity
 write_krb5_config
 
