@@ -496,7 +496,7 @@ test_flavour() {
     if check "$tag: remount" mount_export "$vers" "$sec"; then
         check "$tag: root reads back 4 MiB" read_compare root "$dir/root.bin" "$TEST_FILE_SUM"
         check "$tag: alice reads back 4 MiB" read_compare alice "$dir/alice.bin" "$TEST_FILE_SUM"
-        ls -ln "$dir" >> "$LOGS/ls-client.txt" 2>&1
+        limit ls -ln "$dir" >> "$LOGS/ls-client.txt" 2>&1
         limit umount "$MNT" || say "umount of $tag failed"
     else
         not_run "$tag: root reads back 4 MiB" "remount failed"
