@@ -71,9 +71,19 @@ impl Log for Logger {
                 return;
             }
         }
+        // In the foreground, a wall-clock time with microseconds lets the
+        // log be lined up with the kernel's and the KDC's.
+        let elapsed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let seconds = elapsed.as_secs() % 86_400;
         let _ = writeln!(
             std::io::stderr().lock(),
-            "{}: {}",
+            "{:02}:{:02}:{:02}.{:06} {}: {}",
+            seconds / 3600,
+            seconds / 60 % 60,
+            seconds % 60,
+            elapsed.subsec_micros(),
             self.program,
             record.args()
         );

@@ -88,7 +88,14 @@ pub async fn watch(root: PathBuf, gssd: Arc<Gssd>, limits: UpcallLimits) -> io::
         tokio::select! {
             ready = inotify.readable() => {
                 if let Ok(mut guard) = ready {
-                    let _ = guard.get_inner().0.read_events();
+                    match guard.get_inner().0.read_events() {
+                        Ok(events) => {
+                            for event in events {
+                                log::trace!("inotify: {:?} {:?}", event.mask, event.name);
+                            }
+                        }
+                        Err(e) => log::trace!("inotify read: {e}"),
+                    }
                     guard.clear_ready();
                 }
             }
@@ -155,16 +162,25 @@ fn reconcile(
             }
         }
     }
+    log::trace!(
+        "rescan of {}: pipes {:?}",
+        root.display(),
+        present.iter().map(|(p, _, _)| p).collect::<Vec<_>>()
+    );
     // Watches of removed directories vanish with them (IN_IGNORED); forget them.
     watched.retain(|dir, _| dir.exists());
 
     pipes.retain(|path, pipe| {
-        let keep = present.iter().any(|(p, _, _)| p == path) && !pipe.task.is_finished();
-        if !keep {
-            debug!("closing {}", path.display());
+        if !present.iter().any(|(p, _, _)| p == path) {
+            debug!("{} is gone; closing it", path.display());
             pipe.task.abort();
+            false
+        } else if pipe.task.is_finished() {
+            debug!("the reader of {} stopped; reopening it", path.display());
+            false
+        } else {
+            true
         }
-        keep
     });
     for (path, kind, client) in present {
         if pipes.contains_key(&path) {
@@ -251,7 +267,10 @@ async fn serve_pipe(
         };
         let n = match guard.try_io(|inner| (&inner.get_ref().0).read(&mut buf)) {
             Ok(Ok(0)) => {
-                // No pending upcall; wait for the next readiness.
+                // No pending upcall. Without clearing the readiness the
+                // loop would spin and starve the other tasks.
+                log::trace!("empty read on {}", path.display());
+                guard.clear_ready();
                 continue;
             }
             Ok(Ok(n)) => n,

@@ -111,10 +111,10 @@ pub const FAILURE: i32 = 1;
 
 /// Runs the tool that `argv` selects and returns the process exit status.
 pub fn main_with_args(argv: Vec<OsString>) -> i32 {
-    let stdout = io::stdout();
-    let stderr = io::stderr();
-    let mut stdout = stdout.lock();
-    let mut stderr = stderr.lock();
+    // The handles lock per write, not for the whole run: the daemons log
+    // from several threads, which would wait forever for a lock held here.
+    let mut stdout = io::stdout();
+    let mut stderr = io::stderr();
 
     let mut args = Vec::with_capacity(argv.len());
     for (position, arg) in argv.into_iter().enumerate() {
