@@ -52,6 +52,8 @@ pub struct Options {
     pub upcall_timeout: u64,
     /// `-C`: give up on timed-out upcalls with ETIMEDOUT.
     pub cancel_timed_out: bool,
+    /// nfs.conf `allowed-enctypes`: limits the enctypes negotiated.
+    pub allowed_enctypes: Option<Vec<i32>>,
 }
 
 impl Default for Options {
@@ -72,19 +74,96 @@ impl Default for Options {
             set_home: true,
             upcall_timeout: 30,
             cancel_timed_out: false,
+            allowed_enctypes: None,
+        }
+    }
+}
+
+impl Options {
+    /// Reads the defaults from nfs.conf's `[gssd]` section (and
+    /// `[general] pipefs-directory`), with rpc.gssd's key names. Messages
+    /// about keys that are set but unusable go to `warnings`.
+    pub fn from_nfs_conf(conf: &crate::config::Config, warnings: &mut Vec<String>) -> Self {
+        let defaults = Self::default();
+        let seconds = |key: &str, default: u64| -> u64 {
+            u64::try_from(conf.get_num("gssd", key, i32::try_from(default).unwrap_or(i32::MAX)))
+                .unwrap_or(default)
+        };
+        let pipefs = conf
+            .get_str("general", None, "pipefs-directory")
+            .or_else(|| {
+                let old = conf.get_str("gssd", None, "pipefs-directory");
+                if old.is_some() {
+                    warnings.push(
+                        "nfs.conf: [gssd] pipefs-directory is deprecated; set it in [general]"
+                            .to_string(),
+                    );
+                }
+                old
+            })
+            .map(PathBuf::from)
+            .unwrap_or(defaults.pipefs);
+        if conf.get_bool("gssd", "use-gss-proxy", false) {
+            warnings.push(
+                "nfs.conf: [gssd] use-gss-proxy has no effect: rgssd carries its own GSS mechanism"
+                    .to_string(),
+            );
+        }
+        Self {
+            foreground: false,
+            verbosity: u8::try_from(conf.get_num("gssd", "verbosity", 0).max(0)).unwrap_or(u8::MAX),
+            rpc_verbosity: u8::try_from(conf.get_num("gssd", "rpc-verbosity", 0).max(0))
+                .unwrap_or(u8::MAX),
+            memory_cache: conf.get_bool("gssd", "use-memcache", false),
+            use_machine_creds: conf.get_bool("gssd", "use-machine-creds", true),
+            pipefs,
+            keytab: conf
+                .get_str("gssd", None, "keytab-file")
+                .unwrap_or(defaults.keytab),
+            ccache_dirs: conf
+                .get_str("gssd", None, "cred-cache-directory")
+                .map(|dirs| dirs.split(':').filter(|d| !d.is_empty()).map(str::to_string).collect())
+                .filter(|dirs: &Vec<String>| !dirs.is_empty())
+                .unwrap_or(defaults.ccache_dirs),
+            context_timeout: u32::try_from(seconds("context-timeout", 0)).unwrap_or(u32::MAX),
+            rpc_timeout: seconds("rpc-timeout", defaults.rpc_timeout).max(1),
+            preferred_realm: conf.get_str("gssd", None, "preferred-realm"),
+            always_reverse_resolve: !conf.get_bool("gssd", "avoid-dns", true),
+            set_home: conf.get_bool("gssd", "set-home", true),
+            upcall_timeout: seconds("upcall-timeout", defaults.upcall_timeout).clamp(5, 600),
+            cancel_timed_out: conf.get_bool("gssd", "cancel-timed-out-upcalls", false),
+            allowed_enctypes: conf.get_list("gssd", "allowed-enctypes").map(|names| {
+                names
+                    .iter()
+                    .filter_map(|name| {
+                        let e = krb5::iana::enctype::from_name(name.trim());
+                        if e.is_none() {
+                            warnings.push(format!(
+                                "nfs.conf: [gssd] allowed-enctypes: unknown enctype {name:?} ignored"
+                            ));
+                        }
+                        e
+                    })
+                    .collect()
+            }),
         }
     }
 }
 
 const USAGE: &str = "usage: rpc.gssd [-f] [-M] [-n] [-v] [-r] [-p pipefsdir] [-k keytab] [-d ccachedir] [-t timeout] [-T timeout] [-U timeout] [-C] [-R preferred realm] [-D] [-H]";
 
-/// Parses the command line. `-m` and `-l` are accepted and ignored with a
-/// warning, because old rpc.gssd versions took them.
-pub fn parse_args(program: &str, args: &[String]) -> Result<(Options, Vec<String>), Vec<String>> {
+/// Parses the command line over `base` (nfs.conf's settings). `-m` and
+/// `-l` are accepted and ignored with a warning, because old rpc.gssd
+/// versions took them.
+pub fn parse_args(
+    program: &str,
+    args: &[String],
+    base: Options,
+) -> Result<(Options, Vec<String>), Vec<String>> {
     let parsed = getopt::parse(program, args, "fvrmlnMp:k:d:t:T:R:DHU:Ch", &[]);
     let mut errors = parsed.errors;
     let mut warnings = Vec::new();
-    let mut options = Options::default();
+    let mut options = base;
 
     let number = |letter: char, value: &str, errors: &mut Vec<String>| -> Option<u64> {
         match value.parse::<u64>() {
@@ -156,7 +235,11 @@ pub fn parse_args(program: &str, args: &[String]) -> Result<(Options, Vec<String
 /// Runs the daemon; returns only on a startup failure.
 pub fn run(invocation: &mut Invocation<'_>) -> i32 {
     let program = invocation.program.clone();
-    let (options, warnings) = match parse_args(&program, &invocation.args) {
+    let nfs_conf = crate::config::Config::load(crate::config::NFS_CONF);
+    let mut conf_warnings: Vec<String> =
+        nfs_conf.warnings().iter().map(|w| w.to_string()).collect();
+    let base = Options::from_nfs_conf(&nfs_conf, &mut conf_warnings);
+    let (options, mut warnings) = match parse_args(&program, &invocation.args, base) {
         Ok(parsed) => parsed,
         Err(errors) => {
             for e in errors {
@@ -167,6 +250,7 @@ pub fn run(invocation: &mut Invocation<'_>) -> i32 {
         }
     };
     crate::logging::init(&program, options.verbosity, options.foreground);
+    warnings.extend(conf_warnings);
     for w in warnings {
         warn!("{w}");
     }
@@ -236,7 +320,7 @@ async fn serve(options: Options, config: Arc<Config>) -> i32 {
         creds,
         host,
         options.use_machine_creds,
-        None,
+        options.allowed_enctypes.clone(),
         options.context_timeout,
         Duration::from_secs(options.rpc_timeout),
         options.always_reverse_resolve,
@@ -275,7 +359,44 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<(Options, Vec<String>), Vec<String>> {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        parse_args("rpc.gssd", &args)
+        parse_args("rpc.gssd", &args, Options::default())
+    }
+
+    #[test]
+    fn nfs_conf_sets_defaults_and_command_line_wins() {
+        let conf = crate::config::Config::parse_str(
+            "[general]\npipefs-directory = /run/rpc_pipefs\n[gssd]\nuse-memcache = yes\nuse-machine-creds = 0\n\
+             keytab-file = /etc/nfs.keytab\ncred-cache-directory = /var/tmp:/run/user/%U\ncontext-timeout = 600\n\
+             rpc-timeout = 9\npreferred-realm = EXAMPLE.TEST\navoid-dns = false\nset-home = no\nupcall-timeout = 2\n\
+             cancel-timed-out-upcalls = on\nallowed-enctypes = aes256-cts-hmac-sha1-96,aes128-cts-hmac-sha1-96,bogus\nverbosity = 2\n",
+            std::path::Path::new("nfs.conf"),
+        );
+        let mut warnings = Vec::new();
+        let options = Options::from_nfs_conf(&conf, &mut warnings);
+        assert_eq!(options.pipefs, PathBuf::from("/run/rpc_pipefs"));
+        assert!(options.memory_cache);
+        assert!(!options.use_machine_creds);
+        assert_eq!(options.keytab, "/etc/nfs.keytab");
+        assert_eq!(options.ccache_dirs, ["/var/tmp", "/run/user/%U"]);
+        assert_eq!(options.context_timeout, 600);
+        assert_eq!(options.rpc_timeout, 9);
+        assert_eq!(options.preferred_realm.as_deref(), Some("EXAMPLE.TEST"));
+        assert!(options.always_reverse_resolve);
+        assert!(!options.set_home);
+        assert_eq!(options.upcall_timeout, 5);
+        assert!(options.cancel_timed_out);
+        assert_eq!(options.allowed_enctypes, Some(vec![18, 17]));
+        assert_eq!(options.verbosity, 2);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+
+        let args: Vec<String> = ["-p", "/var/lib/nfs/rpc_pipefs", "-k", "/etc/krb5.keytab"]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        let (options, _) = parse_args("rpc.gssd", &args, options).unwrap();
+        assert_eq!(options.pipefs, PathBuf::from("/var/lib/nfs/rpc_pipefs"));
+        assert_eq!(options.keytab, "/etc/krb5.keytab");
+        assert!(options.memory_cache);
     }
 
     #[test]

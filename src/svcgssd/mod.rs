@@ -19,7 +19,7 @@ use krb5::keytab::Keytab;
 use krb5::Principal;
 use log::{debug, error, info, warn};
 
-use crate::idmap::{passwd::Accounts, Identity, IdentityMapper, IdmapError};
+use crate::idmap::IdmapdMapper;
 use crate::kernel::rpcsec::InitRequest;
 use crate::mech::AcceptorCredential;
 use crate::tools::getopt::{self, HasArg, LongOption, OptionId};
@@ -47,8 +47,28 @@ pub struct Options {
 
 const USAGE: &str = "usage: rpc.svcgssd [-f] [-v] [-r] [-i] [-n] [-p principal] [--proc-dir DIR]";
 
-/// Parses the command line.
-pub fn parse_args(program: &str, args: &[String]) -> Result<Options, Vec<String>> {
+impl Options {
+    /// Reads the defaults from nfs.conf's `[svcgssd]` section with
+    /// rpc.svcgssd's key names: `principal` (`system` for any keytab
+    /// principal, as `-n`), `verbosity`, `rpc-verbosity`, `idmap-verbosity`.
+    pub fn from_nfs_conf(conf: &crate::config::Config) -> Self {
+        let level =
+            |key: &str| u8::try_from(conf.get_num("svcgssd", key, 0).max(0)).unwrap_or(u8::MAX);
+        let principal = conf.get_str("svcgssd", None, "principal");
+        Self {
+            foreground: false,
+            verbosity: level("verbosity"),
+            rpc_verbosity: level("rpc-verbosity"),
+            idmap_verbosity: level("idmap-verbosity"),
+            any_principal: principal.as_deref() == Some("system"),
+            principal: principal.filter(|p| p != "system"),
+            proc_dir: PathBuf::from("/proc/net/rpc"),
+        }
+    }
+}
+
+/// Parses the command line over `base` (nfs.conf's settings).
+pub fn parse_args(program: &str, args: &[String], base: Options) -> Result<Options, Vec<String>> {
     let long = [LongOption {
         name: "proc-dir",
         has_arg: HasArg::Required,
@@ -56,15 +76,7 @@ pub fn parse_args(program: &str, args: &[String]) -> Result<Options, Vec<String>
     }];
     let parsed = getopt::parse(program, args, "fvrinp:h", &long);
     let mut errors = parsed.errors;
-    let mut options = Options {
-        foreground: false,
-        verbosity: 0,
-        rpc_verbosity: 0,
-        idmap_verbosity: 0,
-        any_principal: false,
-        principal: None,
-        proc_dir: PathBuf::from("/proc/net/rpc"),
-    };
+    let mut options = base;
     for (id, value) in parsed.options {
         match (id, value) {
             (OptionId::Short('f'), _) => options.foreground = true,
@@ -75,8 +87,14 @@ pub fn parse_args(program: &str, args: &[String]) -> Result<Options, Vec<String>
             (OptionId::Short('i'), _) => {
                 options.idmap_verbosity = options.idmap_verbosity.saturating_add(1)
             }
-            (OptionId::Short('n'), _) => options.any_principal = true,
-            (OptionId::Short('p'), Some(p)) => options.principal = Some(p),
+            (OptionId::Short('n'), _) => {
+                options.any_principal = true;
+                options.principal = None;
+            }
+            (OptionId::Short('p'), Some(p)) => {
+                options.principal = Some(p);
+                options.any_principal = false;
+            }
             (OptionId::Long("proc-dir"), Some(dir)) => options.proc_dir = PathBuf::from(dir),
             (OptionId::Short('h'), _) => errors.push(USAGE.to_string()),
             _ => {}
@@ -88,9 +106,6 @@ pub fn parse_args(program: &str, args: &[String]) -> Result<Options, Vec<String>
             parsed.operands[0]
         ));
     }
-    if options.any_principal && options.principal.is_some() {
-        errors.push(format!("{program}: -n and -p cannot be used together"));
-    }
     if errors.is_empty() {
         Ok(options)
     } else {
@@ -101,7 +116,9 @@ pub fn parse_args(program: &str, args: &[String]) -> Result<Options, Vec<String>
 /// Runs the daemon; returns only on a startup failure.
 pub fn run(invocation: &mut Invocation<'_>) -> i32 {
     let program = invocation.program.clone();
-    let options = match parse_args(&program, &invocation.args) {
+    let nfs_conf = crate::config::Config::load(crate::config::NFS_CONF);
+    let base = Options::from_nfs_conf(&nfs_conf);
+    let options = match parse_args(&program, &invocation.args, base) {
         Ok(options) => options,
         Err(errors) => {
             for e in errors {
@@ -112,6 +129,9 @@ pub fn run(invocation: &mut Invocation<'_>) -> i32 {
         }
     };
     crate::logging::init(&program, options.verbosity, options.foreground);
+    for warning in nfs_conf.warnings() {
+        warn!("{warning}");
+    }
 
     let server = match build_server(&options) {
         Ok(server) => server,
@@ -185,7 +205,6 @@ fn build_server(options: &Options) -> Result<Server, String> {
     let enctypes = kernel_enctypes(&options.proc_dir);
     info!("kernel enctypes: {enctypes:?}");
 
-    let local_realm = config.default_realm().map(str::to_string);
     Ok(Server {
         credential: AcceptorCredential {
             keytab: Arc::new(keytab),
@@ -194,7 +213,7 @@ fn build_server(options: &Options) -> Result<Server, String> {
         replay_cache: ReplayCache::new(),
         enctypes,
         clockskew,
-        mapper: Box::new(LocalUserMapper { local_realm }),
+        mapper: Box::new(IdmapdMapper::from_system()),
         handles: HandleAllocator::new().map_err(|e| format!("cannot seed context handles: {e}"))?,
     })
 }
@@ -220,32 +239,6 @@ fn kernel_enctypes(proc_dir: &std::path::Path) -> Vec<i32> {
         }
     }
     Vec::new()
-}
-
-/// Maps `user@LOCALREALM` to the local user `user` from /etc/passwd, and
-/// every other principal to the anonymous ids.
-// TODO: replace with the idmapd.conf methods (Local-Realms, nsswitch, static).
-struct LocalUserMapper {
-    local_realm: Option<String>,
-}
-
-impl IdentityMapper for LocalUserMapper {
-    fn map(&self, principal: &Principal) -> Result<Identity, IdmapError> {
-        if self.local_realm.as_deref() != Some(principal.realm.as_str())
-            || principal.components.len() != 1
-        {
-            return Ok(Identity::unmapped());
-        }
-        let accounts = Accounts::load_system().map_err(|e| IdmapError::Accounts(e.to_string()))?;
-        Ok(match accounts.user(&principal.components[0]) {
-            Some(user) => Identity {
-                uid: user.uid.into(),
-                gid: user.gid.into(),
-                groups: accounts.supplementary_groups(user),
-            },
-            None => Identity::unmapped(),
-        })
-    }
 }
 
 fn now() -> (i64, u32) {
@@ -361,5 +354,59 @@ fn worker(
                 channels.init.display()
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str], base: Options) -> Result<Options, Vec<String>> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        parse_args("rpc.svcgssd", &args, base)
+    }
+
+    fn conf(text: &str) -> Options {
+        Options::from_nfs_conf(&crate::config::Config::parse_str(
+            text,
+            std::path::Path::new("nfs.conf"),
+        ))
+    }
+
+    #[test]
+    fn nfs_conf_principal_and_verbosity() {
+        let options =
+            conf("[svcgssd]\nprincipal = nfs/server.example.test@EXAMPLE.TEST\nverbosity = 2\n");
+        assert_eq!(
+            options.principal.as_deref(),
+            Some("nfs/server.example.test@EXAMPLE.TEST")
+        );
+        assert!(!options.any_principal);
+        assert_eq!(options.verbosity, 2);
+
+        let options = conf("[svcgssd]\nprincipal = system\n");
+        assert!(options.any_principal);
+        assert_eq!(options.principal, None);
+    }
+
+    #[test]
+    fn command_line_overrides_nfs_conf() {
+        let base = conf("[svcgssd]\nprincipal = system\n");
+        let options = parse(&["-f", "-vv", "-p", "nfs/other@R"], base).unwrap();
+        assert!(options.foreground);
+        assert_eq!(options.verbosity, 2);
+        assert_eq!(options.principal.as_deref(), Some("nfs/other@R"));
+        assert!(!options.any_principal);
+
+        let options = parse(&["-n", "--proc-dir", "/tmp/rpc"], conf("")).unwrap();
+        assert!(options.any_principal);
+        assert_eq!(options.proc_dir, PathBuf::from("/tmp/rpc"));
+    }
+
+    #[test]
+    fn bad_arguments_are_errors() {
+        assert!(parse(&["-Z"], conf("")).is_err());
+        assert!(parse(&["extra"], conf("")).is_err());
+        assert!(parse(&["-p"], conf("")).is_err());
     }
 }
