@@ -58,16 +58,12 @@ impl Mechanism for Krb5Mechanism {
             clockskew: options.clockskew,
             now: options.now,
         };
-        match acceptor::accept_sec_context(&credential.keytab, replay_cache, &options, input) {
-            Ok(accepted) => Ok(Accepted {
-                context: Box::new(Context(accepted.context)),
-                output_token: accepted.output_token,
-            }),
-            Err(rejected) => Err(Rejected {
-                error: rejected.error,
-                output_token: rejected.output_token,
-            }),
-        }
+        let accepted =
+            acceptor::accept_sec_context(&credential.keytab, replay_cache, &options, input)?;
+        Ok(Accepted {
+            context: Box::new(Context(accepted.context)),
+            output_token: accepted.output_token,
+        })
     }
 }
 

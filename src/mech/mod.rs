@@ -88,21 +88,9 @@ pub struct Accepted {
     pub output_token: Vec<u8>,
 }
 
-/// A rejected token: the status, and an error token where the mechanism sends one.
-#[derive(Debug)]
-pub struct Rejected {
-    pub error: GssError,
-    pub output_token: Option<Vec<u8>>,
-}
-
-impl From<GssError> for Rejected {
-    fn from(error: GssError) -> Self {
-        Self {
-            error,
-            output_token: None,
-        }
-    }
-}
+/// A rejected token: the status, and an error token where the mechanism
+/// sends one. Every mechanism reports rejections the way the krb5 acceptor does.
+pub use krb5::gss::acceptor::Rejected;
 
 /// A GSS-API mechanism.
 pub trait Mechanism: Send + Sync + std::fmt::Debug {
