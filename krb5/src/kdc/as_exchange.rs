@@ -78,6 +78,12 @@ pub struct AsOptions {
     pub renew_lifetime: Option<Duration>,
     pub forwardable: bool,
     pub proxiable: bool,
+    /// Sets the RENEWABLE-OK option when `renew_lifetime` is `None`, so that
+    /// a KDC whose maximum lifetime is shorter than `lifetime` returns a
+    /// renewable ticket up to `lifetime` instead. MIT krb5 1.20 sets it by
+    /// default (`kdc_default_options` 0x10) and clears it when it requests
+    /// a renewable lifetime.
+    pub renewable_ok: bool,
     /// Lets the KDC return a canonical client and service name (RFC 6806).
     pub canonicalize: bool,
     /// Sends PA-PAC-REQUEST with this value; `None` sends none.
@@ -97,6 +103,7 @@ impl Default for AsOptions {
             renew_lifetime: None,
             forwardable: false,
             proxiable: false,
+            renewable_ok: true,
             canonicalize: false,
             include_pac: Some(true),
             enctypes: None,
@@ -137,9 +144,13 @@ impl KdcClient {
 
         let now = self.now();
         let till = now.saturating_add(duration_seconds(options.lifetime));
+        // As in MIT, a renewable lifetime shorter than the lifetime is
+        // raised to it.
         let rtime = options
             .renew_lifetime
-            .map(|lifetime| now.saturating_add(duration_seconds(lifetime)));
+            .map(|lifetime| now.saturating_add(duration_seconds(lifetime)).max(till));
+        // A ticket granted through RENEWABLE-OK may be renewable up to `till`.
+        let max_renew_till = rtime.or(options.renewable_ok.then_some(till));
         let mut body = request_body(client, &service, options, till, rtime, &enctypes)?;
         let pac_request = options
             .include_pac
@@ -184,7 +195,7 @@ impl KdcClient {
                         service: &service,
                         canonicalize: options.canonicalize,
                         till,
-                        rtime,
+                        rtime: max_renew_till,
                         permitted: &self.settings.permitted_enctypes,
                     };
                     return self.finish_as(client, secret, &salts, &rep, &expected);
@@ -353,6 +364,8 @@ fn request_body(
     }
     if rtime.is_some() {
         option_bits |= kdc_options::RENEWABLE;
+    } else if options.renewable_ok {
+        option_bits |= kdc_options::RENEWABLE_OK;
     }
     if options.canonicalize {
         option_bits |= kdc_options::CANONICALIZE;
