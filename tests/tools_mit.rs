@@ -389,6 +389,103 @@ fn kinit_renews_tgt() {
         "{}",
         klist.stdout
     );
+
+    // The renewed TGT stays renewable, as after MIT's kinit -R, so it can
+    // be renewed again.
+    assert!(klist.stdout.contains("renew until"), "{}", klist.stdout);
+    let flags = mit(&kdc, "klist", &["-f"], None);
+    assert!(flags.stdout.contains("Flags: R"), "{}", flags.stdout);
+    ours(&kdc, "kinit", &["-R"], None).assert_success("second kinit -R");
+    let klist = mit(&kdc, "klist", &[], None);
+    assert!(klist.stdout.contains("renew until"), "{}", klist.stdout);
+}
+
+/// Returns the ticket flags that MIT's `klist -f` shows for the first
+/// ticket of the KDC's default cache, such as `FRIA`.
+fn mit_klist_flags(kdc: &TestKdc) -> String {
+    let klist = mit(kdc, "klist", &["-f"], None);
+    klist.assert_success("MIT klist -f");
+    klist
+        .stdout
+        .split_once("Flags: ")
+        .and_then(|(_, rest)| rest.lines().next())
+        .unwrap_or_else(|| panic!("no flags in MIT klist -f: {}", klist.stdout))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn kinit_default_flags_match_mit() {
+    // The KDC's one-hour maximum is shorter than kinit's default 24-hour
+    // request, so RENEWABLE-OK, which MIT's kinit sets by default, makes the
+    // ticket renewable up to the requested end time.
+    let kdc = start(
+        TestKdcOptions::new(REALM)
+            .user("alice", "alice-pw")
+            .with_max_life("1h"),
+    );
+    mit(&kdc, "kinit", &["alice"], Some("alice-pw\n")).assert_success("MIT kinit");
+    let mit_flags = mit_klist_flags(&kdc);
+    assert!(mit_flags.contains('R'), "{mit_flags}");
+
+    ours(&kdc, "kinit", &["alice"], Some("alice-pw\n")).assert_success("kinit");
+    assert_eq!(mit_klist_flags(&kdc), mit_flags);
+    let klist = mit(&kdc, "klist", &[], None);
+    assert!(klist.stdout.contains("renew until"), "{}", klist.stdout);
+}
+
+#[test]
+fn kinit_creates_keyring_cache() {
+    let mut probe = Command::new("sh");
+    probe.args(["-c", "command -v keyctl"]);
+    if execute(probe, None).status != 0 {
+        eprintln!("skipping: keyctl (Debian package keyutils) is not installed");
+        return;
+    }
+    let kdc = start(TestKdcOptions::new(REALM).user("alice", "alice-pw"));
+
+    // `keyctl session -` runs the script in a new anonymous session
+    // keyring, so the keyrings created stay out of the machine's session
+    // and go away with the script.
+    let script = format!(
+        "set -e\n\
+         '{rgssd}' kinit -c KEYRING:session:rgssd alice\n\
+         klist -c KEYRING:session:rgssd\n\
+         echo ==\n\
+         KRB5CCNAME=KEYRING:session:rgssd klist -l\n\
+         echo ==\n\
+         keyctl show @s\n",
+        rgssd = env!("CARGO_BIN_EXE_rgssd")
+    );
+    let mut command = kdc.command("keyctl");
+    command.args(["session", "-", "sh", "-c", &script]);
+    let run = execute(command, Some("alice-pw\n"));
+    run.assert_success("rgssd kinit -c KEYRING:session:rgssd, then MIT klist");
+
+    let mut parts = run.stdout.split("==\n");
+    let klist = parts.next().unwrap_or_default();
+    assert!(
+        klist.contains("Ticket cache: KEYRING:session:rgssd:rgssd"),
+        "{klist}"
+    );
+    assert!(
+        klist.contains("Default principal: alice@EXAMPLE.TEST"),
+        "{klist}"
+    );
+    assert!(
+        klist.contains("krbtgt/EXAMPLE.TEST@EXAMPLE.TEST"),
+        "{klist}"
+    );
+    let listing = parts.next().unwrap_or_default();
+    assert!(
+        listing.contains("alice@EXAMPLE.TEST             KEYRING:session:rgssd:rgssd"),
+        "{listing}"
+    );
+    let shown = parts.next().unwrap_or_default();
+    assert!(shown.contains("keyring: _krb_rgssd\n"), "{shown}");
+    assert!(shown.contains("user: krb_ccache:primary\n"), "{shown}");
+    assert!(shown.contains("keyring: rgssd\n"), "{shown}");
+    assert!(shown.contains("user: __krb5_princ__\n"), "{shown}");
 }
 
 #[test]
