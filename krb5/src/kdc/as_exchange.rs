@@ -114,7 +114,11 @@ impl Default for AsOptions {
 
 impl AsOptions {
     /// Reads kinit's defaults for `realm` from krb5.conf: `ticket_lifetime`,
-    /// `renew_lifetime` (0 requests no renewable ticket), `forwardable` and `proxiable`.
+    /// `renew_lifetime` (0 requests no renewable ticket), `forwardable`,
+    /// `proxiable`, and the RENEWABLE-OK bit (16) of `kdc_default_options`.
+    ///
+    /// NOTE: MIT starts every AS request from all the bits of
+    /// `kdc_default_options`; only RENEWABLE-OK is taken from it here.
     pub fn from_config(config: &Config, realm: &str) -> Result<Self, ConfigError> {
         let renew_lifetime = config.renew_lifetime(Some(realm))?;
         Ok(Self {
@@ -122,9 +126,27 @@ impl AsOptions {
             renew_lifetime: (!renew_lifetime.is_zero()).then_some(renew_lifetime),
             forwardable: config.forwardable(Some(realm))?,
             proxiable: config.proxiable(Some(realm))?,
+            renewable_ok: kdc_default_options(config)? & kdc_options::RENEWABLE_OK != 0,
             ..Self::default()
         })
     }
+}
+
+/// Reads `[libdefaults] kdc_default_options`, a decimal integer as MIT's
+/// profile library parses it, defaulting to RENEWABLE-OK as in MIT krb5 1.20.
+fn kdc_default_options(config: &Config) -> Result<u32, ConfigError> {
+    const RELATION: &str = "kdc_default_options";
+    let Some(text) = config.libdefault_for_realm(None, RELATION) else {
+        return Ok(kdc_options::RENEWABLE_OK);
+    };
+    crate::config::values::parse_integer(text)
+        .map(|bits| bits as u32)
+        .ok_or_else(|| ConfigError::InvalidValue {
+            relation: RELATION.to_string(),
+            value: text.to_string(),
+            reason: "use a decimal integer of KDC option bits, such as 16 for renewable-ok"
+                .to_string(),
+        })
 }
 
 impl KdcClient {
@@ -465,6 +487,18 @@ mod tests {
     fn fixture(name: &str) -> Vec<u8> {
         let path = format!("{}/tests/data/messages/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn kdc_default_options_sets_renewable_ok() {
+        let options = |text: &str| {
+            let config = Config::from_text(text, "krb5.conf").unwrap();
+            AsOptions::from_config(&config, "KRBTEST.COM").map(|o| o.renewable_ok)
+        };
+        assert!(options("").unwrap());
+        assert!(options("[libdefaults]\n kdc_default_options = 16\n").unwrap());
+        assert!(!options("[libdefaults]\n kdc_default_options = 0\n").unwrap());
+        assert!(options("[libdefaults]\n kdc_default_options = 0x10\n").is_err());
     }
 
     /// The MIT 1.20 exchange under tests/data/messages, for alice@KRBTEST.COM
