@@ -488,6 +488,85 @@ fn kinit_creates_keyring_cache() {
     assert!(shown.contains("user: __krb5_princ__\n"), "{shown}");
 }
 
+/// Runs `sh -c SCRIPT` and returns its trimmed output if it succeeds.
+fn shell(script: &str) -> Option<String> {
+    let mut command = Command::new("sh");
+    command.args(["-c", script]);
+    let run = execute(command, None);
+    (run.status == 0).then(|| run.stdout.trim().to_string())
+}
+
+#[test]
+fn klist_reads_user_persistent_keyring_as_root() {
+    if shell("id -u").as_deref() != Some("0") {
+        eprintln!("skipping: reading another uid's persistent keyring needs root");
+        return;
+    }
+    if shell("command -v keyctl && command -v setpriv").is_none() {
+        eprintln!("skipping: keyctl (keyutils) or setpriv (util-linux) is not installed");
+        return;
+    }
+    let kdc = start(TestKdcOptions::new(REALM).user("alice", "alice-pw"));
+
+    // A uid that /etc/passwd does not list, so that the test owns its
+    // persistent keyring, and a krb5.conf that this uid can read.
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let mut uid = 3_100_000 + std::process::id() % 50_000;
+    while passwd.contains(&format!(":{uid}:")) {
+        uid += 1;
+    }
+    let conf = std::env::temp_dir().join(format!("rgssd-krb5-{uid}.conf"));
+    std::fs::copy(kdc.krb5_conf(), &conf).unwrap();
+    let readable = std::os::unix::fs::PermissionsExt::from_mode(0o644);
+    std::fs::set_permissions(&conf, readable).unwrap();
+
+    // MIT's kinit, running as that uid, creates the collection in the
+    // uid's persistent keyring. Then MIT's klist and ours read it as root.
+    // `keyctl session -` keeps the keyrings out of the machine's session.
+    let name = format!("KEYRING:persistent:{uid}");
+    let script = format!(
+        "setpriv --reuid {uid} --regid {uid} --clear-groups \\\n\
+         env KRB5_CONFIG='{conf}' kinit -c {name} alice\n\
+         status=$?\n\
+         echo ==\n\
+         klist -c {name}\n\
+         echo ==\n\
+         '{rgssd}' klist -c {name}\n\
+         keyctl invalidate $(keyctl get_persistent @s {uid})\n\
+         exit $status\n",
+        conf = conf.display(),
+        rgssd = env!("CARGO_BIN_EXE_rgssd"),
+    );
+    let mut command = kdc.command("keyctl");
+    command.args(["session", "-", "sh", "-c", &script]);
+    let run = execute(command, Some("alice-pw\n"));
+    std::fs::remove_file(&conf).unwrap();
+    run.assert_success("MIT kinit as another uid into its persistent keyring");
+
+    let mut parts = run.stdout.split("==\n").skip(1);
+    let theirs = parts.next().unwrap_or_default();
+    let cache = format!("Ticket cache: {name}:{uid}");
+    assert!(theirs.contains(&cache), "{theirs}");
+    assert!(
+        theirs.contains("Default principal: alice@EXAMPLE.TEST"),
+        "{theirs}"
+    );
+    let ours_listing = parts.next().unwrap_or_default();
+    assert!(
+        ours_listing.contains(&cache),
+        "{ours_listing}\n{}",
+        run.stderr
+    );
+    assert!(
+        ours_listing.contains("Default principal: alice@EXAMPLE.TEST"),
+        "{ours_listing}"
+    );
+    assert!(
+        ours_listing.contains("krbtgt/EXAMPLE.TEST@EXAMPLE.TEST"),
+        "{ours_listing}"
+    );
+}
+
 #[test]
 fn kinit_default_host_principal() {
     let mut kdc = start(TestKdcOptions::new(REALM).user("alice", "alice-pw"));
