@@ -389,6 +389,182 @@ fn kinit_renews_tgt() {
         "{}",
         klist.stdout
     );
+
+    // The renewed TGT stays renewable, as after MIT's kinit -R, so it can
+    // be renewed again.
+    assert!(klist.stdout.contains("renew until"), "{}", klist.stdout);
+    let flags = mit(&kdc, "klist", &["-f"], None);
+    assert!(flags.stdout.contains("Flags: R"), "{}", flags.stdout);
+    ours(&kdc, "kinit", &["-R"], None).assert_success("second kinit -R");
+    let klist = mit(&kdc, "klist", &[], None);
+    assert!(klist.stdout.contains("renew until"), "{}", klist.stdout);
+}
+
+/// Returns the ticket flags that MIT's `klist -f` shows for the first
+/// ticket of the KDC's default cache, such as `FRIA`.
+fn mit_klist_flags(kdc: &TestKdc) -> String {
+    let klist = mit(kdc, "klist", &["-f"], None);
+    klist.assert_success("MIT klist -f");
+    klist
+        .stdout
+        .split_once("Flags: ")
+        .and_then(|(_, rest)| rest.lines().next())
+        .unwrap_or_else(|| panic!("no flags in MIT klist -f: {}", klist.stdout))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn kinit_default_flags_match_mit() {
+    // The KDC's one-hour maximum is shorter than kinit's default 24-hour
+    // request, so RENEWABLE-OK, which MIT's kinit sets by default, makes the
+    // ticket renewable up to the requested end time.
+    let kdc = start(
+        TestKdcOptions::new(REALM)
+            .user("alice", "alice-pw")
+            .with_max_life("1h"),
+    );
+    mit(&kdc, "kinit", &["alice"], Some("alice-pw\n")).assert_success("MIT kinit");
+    let mit_flags = mit_klist_flags(&kdc);
+    assert!(mit_flags.contains('R'), "{mit_flags}");
+
+    ours(&kdc, "kinit", &["alice"], Some("alice-pw\n")).assert_success("kinit");
+    assert_eq!(mit_klist_flags(&kdc), mit_flags);
+    let klist = mit(&kdc, "klist", &[], None);
+    assert!(klist.stdout.contains("renew until"), "{}", klist.stdout);
+}
+
+#[test]
+fn kinit_creates_keyring_cache() {
+    let mut probe = Command::new("sh");
+    probe.args(["-c", "command -v keyctl"]);
+    if execute(probe, None).status != 0 {
+        eprintln!("skipping: keyctl (Debian package keyutils) is not installed");
+        return;
+    }
+    let kdc = start(TestKdcOptions::new(REALM).user("alice", "alice-pw"));
+
+    // `keyctl session -` runs the script in a new anonymous session
+    // keyring, so the keyrings created stay out of the machine's session
+    // and go away with the script.
+    let script = format!(
+        "set -e\n\
+         '{rgssd}' kinit -c KEYRING:session:rgssd alice\n\
+         klist -c KEYRING:session:rgssd\n\
+         echo ==\n\
+         KRB5CCNAME=KEYRING:session:rgssd klist -l\n\
+         echo ==\n\
+         keyctl show @s\n",
+        rgssd = env!("CARGO_BIN_EXE_rgssd")
+    );
+    let mut command = kdc.command("keyctl");
+    command.args(["session", "-", "sh", "-c", &script]);
+    let run = execute(command, Some("alice-pw\n"));
+    run.assert_success("rgssd kinit -c KEYRING:session:rgssd, then MIT klist");
+
+    let mut parts = run.stdout.split("==\n");
+    let klist = parts.next().unwrap_or_default();
+    assert!(
+        klist.contains("Ticket cache: KEYRING:session:rgssd:rgssd"),
+        "{klist}"
+    );
+    assert!(
+        klist.contains("Default principal: alice@EXAMPLE.TEST"),
+        "{klist}"
+    );
+    assert!(
+        klist.contains("krbtgt/EXAMPLE.TEST@EXAMPLE.TEST"),
+        "{klist}"
+    );
+    let listing = parts.next().unwrap_or_default();
+    assert!(
+        listing.contains("alice@EXAMPLE.TEST             KEYRING:session:rgssd:rgssd"),
+        "{listing}"
+    );
+    let shown = parts.next().unwrap_or_default();
+    assert!(shown.contains("keyring: _krb_rgssd\n"), "{shown}");
+    assert!(shown.contains("user: krb_ccache:primary\n"), "{shown}");
+    assert!(shown.contains("keyring: rgssd\n"), "{shown}");
+    assert!(shown.contains("user: __krb5_princ__\n"), "{shown}");
+}
+
+/// Runs `sh -c SCRIPT` and returns its trimmed output if it succeeds.
+fn shell(script: &str) -> Option<String> {
+    let mut command = Command::new("sh");
+    command.args(["-c", script]);
+    let run = execute(command, None);
+    (run.status == 0).then(|| run.stdout.trim().to_string())
+}
+
+#[test]
+fn klist_reads_user_persistent_keyring_as_root() {
+    if shell("id -u").as_deref() != Some("0") {
+        eprintln!("skipping: reading another uid's persistent keyring needs root");
+        return;
+    }
+    if shell("command -v keyctl && command -v setpriv").is_none() {
+        eprintln!("skipping: keyctl (keyutils) or setpriv (util-linux) is not installed");
+        return;
+    }
+    let kdc = start(TestKdcOptions::new(REALM).user("alice", "alice-pw"));
+
+    // A uid that /etc/passwd does not list, so that the test owns its
+    // persistent keyring, and a krb5.conf that this uid can read.
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let mut uid = 3_100_000 + std::process::id() % 50_000;
+    while passwd.contains(&format!(":{uid}:")) {
+        uid += 1;
+    }
+    let conf = std::env::temp_dir().join(format!("rgssd-krb5-{uid}.conf"));
+    std::fs::copy(kdc.krb5_conf(), &conf).unwrap();
+    let readable = std::os::unix::fs::PermissionsExt::from_mode(0o644);
+    std::fs::set_permissions(&conf, readable).unwrap();
+
+    // MIT's kinit, running as that uid, creates the collection in the
+    // uid's persistent keyring. Then MIT's klist and ours read it as root.
+    // `keyctl session -` keeps the keyrings out of the machine's session.
+    let name = format!("KEYRING:persistent:{uid}");
+    let script = format!(
+        "setpriv --reuid {uid} --regid {uid} --clear-groups \\\n\
+         env KRB5_CONFIG='{conf}' kinit -c {name} alice\n\
+         status=$?\n\
+         echo ==\n\
+         klist -c {name}\n\
+         echo ==\n\
+         '{rgssd}' klist -c {name}\n\
+         keyctl invalidate $(keyctl get_persistent @s {uid})\n\
+         exit $status\n",
+        conf = conf.display(),
+        rgssd = env!("CARGO_BIN_EXE_rgssd"),
+    );
+    let mut command = kdc.command("keyctl");
+    command.args(["session", "-", "sh", "-c", &script]);
+    let run = execute(command, Some("alice-pw\n"));
+    std::fs::remove_file(&conf).unwrap();
+    run.assert_success("MIT kinit as another uid into its persistent keyring");
+
+    let mut parts = run.stdout.split("==\n").skip(1);
+    let theirs = parts.next().unwrap_or_default();
+    let cache = format!("Ticket cache: {name}:{uid}");
+    assert!(theirs.contains(&cache), "{theirs}");
+    assert!(
+        theirs.contains("Default principal: alice@EXAMPLE.TEST"),
+        "{theirs}"
+    );
+    let ours_listing = parts.next().unwrap_or_default();
+    assert!(
+        ours_listing.contains(&cache),
+        "{ours_listing}\n{}",
+        run.stderr
+    );
+    assert!(
+        ours_listing.contains("Default principal: alice@EXAMPLE.TEST"),
+        "{ours_listing}"
+    );
+    assert!(
+        ours_listing.contains("krbtgt/EXAMPLE.TEST@EXAMPLE.TEST"),
+        "{ours_listing}"
+    );
 }
 
 #[test]

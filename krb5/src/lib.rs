@@ -10,7 +10,8 @@
 //! - `config`: the krb5.conf file and its lookups;
 //! - `kdc`: the asynchronous KDC client (AS and TGS exchanges);
 //! - `gss`: the GSS-API krb5 mechanism and the kernel's lucid context export.
-#![forbid(unsafe_code)]
+// Only the keyctl(2) wrappers of `ccache::keyring` may use `unsafe`.
+#![deny(unsafe_code)]
 
 pub mod ccache;
 pub mod codec;

@@ -665,6 +665,109 @@ async fn renew_extends_ticket() {
     assert!(renewed.endtime <= tgt.renew_till);
     assert_ne!(renewed.session_key, tgt.session_key);
     assert!(renewed.flags & ticket_flags::FORWARDABLE != 0);
+
+    // The renewed ticket stays renewable until the same time, so it can be
+    // renewed again.
+    assert!(
+        renewed.flags & ticket_flags::RENEWABLE != 0,
+        "{:#x}",
+        renewed.flags
+    );
+    assert_eq!(renewed.renew_till, tgt.renew_till);
+    let again = client
+        .renew(&renewed)
+        .await
+        .unwrap_or_else(|e| panic!("second renew: {e}\n{}", kdc.log()));
+    assert!(again.flags & ticket_flags::RENEWABLE != 0);
+    assert_eq!(again.renew_till, tgt.renew_till);
+}
+
+/// Reads the flags and times of the TGT that MIT's kinit stores for `user`
+/// with the KDC's krb5.conf.
+fn mit_kinit_tgt(kdc: &TestKdc, user: &str, password: &str) -> Credential {
+    use std::io::Write;
+
+    let cache = kdc.dir().join(format!("mit-kinit-{user}.ccache"));
+    let mut child = kdc
+        .command("kinit")
+        .args(["-c", &format!("FILE:{}", cache.display()), user])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("MIT kinit (Debian krb5-user) runs");
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "MIT kinit: {output:?}");
+    let parsed = krb5::ccache::file::parse(&std::fs::read(&cache).unwrap()).unwrap();
+    parsed
+        .credentials
+        .into_iter()
+        .find(|c| c.server.is_krbtgt())
+        .expect("a TGT in MIT's cache")
+}
+
+#[tokio::test]
+async fn default_as_request_is_renewable_ok() {
+    // A maximum lifetime shorter than the 24 hours requested: with
+    // RENEWABLE-OK the KDC returns a renewable ticket up to the requested
+    // end time instead.
+    let kdc = start(
+        TestKdcOptions::new(REALM)
+            .user("alice", "pw")
+            .with_max_life("1h"),
+    );
+    let client = KdcClient::new(settings(&kdc));
+    let started = now();
+    let ours = client
+        .get_initial_credentials(
+            &principal("alice"),
+            &Secret::password("pw"),
+            &AsOptions::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("AS exchange: {e}\n{}", kdc.log()));
+
+    assert!(
+        ours.flags & ticket_flags::RENEWABLE != 0,
+        "{:#x}",
+        ours.flags
+    );
+    assert!(ours.endtime <= started + 3600 + 5);
+    let day = 24 * 3600;
+    assert!(
+        (started + day - 5..=now() + day + 5).contains(&ours.renew_till),
+        "renew-till {} for a request at {started}",
+        ours.renew_till
+    );
+
+    let theirs = mit_kinit_tgt(&kdc, "alice", "pw");
+    assert_eq!(
+        ours.flags, theirs.flags,
+        "our flags {:#x}, MIT kinit's {:#x}",
+        ours.flags, theirs.flags
+    );
+    assert!(ours.renew_till.abs_diff(theirs.renew_till) <= 10);
+}
+
+#[tokio::test]
+async fn renewable_ok_can_be_disabled() {
+    let kdc = start(
+        TestKdcOptions::new(REALM)
+            .user("alice", "pw")
+            .with_max_life("1h"),
+    );
+    let client = KdcClient::new(settings(&kdc));
+    let options = AsOptions {
+        renewable_ok: false,
+        ..AsOptions::default()
+    };
+    let tgt = client
+        .get_initial_credentials(&principal("alice"), &Secret::password("pw"), &options)
+        .await
+        .unwrap();
+    assert_eq!(tgt.flags & ticket_flags::RENEWABLE, 0, "{:#x}", tgt.flags);
+    assert_eq!(tgt.renew_till, 0);
 }
 
 #[tokio::test]

@@ -1,18 +1,44 @@
 //! KEYRING caches against MIT krb5's own keyring code (libkrb5.so.3,
-//! loaded at run time) and `klist`, in the kernel keyring of the test
-//! process's session.
+//! loaded at run time), `klist` and keyutils' `keyctl`.
 //!
-//! MIT creates the collection and cache keyrings (this crate cannot create
-//! keyrings); the tests then read MIT's layout and write into it. They skip
-//! themselves, with a message, when libkrb5.so.3 or the session keyring is
-//! unavailable.
+//! Each test first joins a new anonymous session keyring, which the
+//! programs it starts inherit, so that its keyrings stay out of the
+//! machine's session and go away with the test's thread. Tests skip
+//! themselves, with a message, when libkrb5.so.3, `keyctl` or the kernel's
+//! keyrings are unavailable.
 
 use std::ffi::{c_char, c_void, CString};
 use std::path::Path;
 use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use krb5::ccache::{self, file, CcacheError};
+use krb5::credentials::Credential;
 use krb5::Principal;
+
+/// Makes the calling thread, and the programs it starts, join a new
+/// anonymous session keyring. Returns false (after saying why) when the
+/// kernel has no keyrings.
+fn join_private_session() -> bool {
+    const KEYCTL_JOIN_SESSION_KEYRING: nix::libc::c_ulong = 1;
+    // SAFETY: a null name requests an anonymous keyring, so the kernel
+    // reads no memory of this process.
+    let id = unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<c_char>(),
+        )
+    };
+    if id < 0 {
+        eprintln!(
+            "skipping: cannot join a new session keyring: {}",
+            std::io::Error::last_os_error()
+        );
+        return false;
+    }
+    true
+}
 
 type InitContext = unsafe extern "C" fn(*mut *mut c_void) -> i32;
 type CcResolve = unsafe extern "C" fn(*mut c_void, *const c_char, *mut *mut c_void) -> i32;
@@ -88,6 +114,9 @@ fn capture(name: &str) -> file::CacheFile {
 
 #[test]
 fn reads_and_updates_mit_keyring_cache() {
+    if !join_private_session() {
+        return;
+    }
     let data =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mit-ccache-user-aes-sha2.bin");
     let collection = unique("col");
@@ -182,12 +211,15 @@ fn reads_and_updates_mit_keyring_cache() {
 /// Unlinks the collection keyring MIT created, with keyutils' `keyctl`
 /// when it is installed (destroying a cache leaves its collection, as in MIT).
 fn unlink_collection(collection: &str) {
-    let script = format!("k=$(keyctl search @s keyring _krb_{collection}) && keyctl unlink $k @us");
+    let script = format!("k=$(keyctl search @s keyring _krb_{collection}) && keyctl unlink $k @s");
     let _ = Command::new("sh").args(["-c", &script]).output();
 }
 
 #[test]
 fn reads_mit_persistent_keyring_cache() {
+    if !join_private_session() {
+        return;
+    }
     let data =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mit-ccache-machine-aes-sha1.bin");
     // A named cache inside the shared `_krb` collection of the persistent
@@ -213,6 +245,9 @@ fn reads_mit_persistent_keyring_cache() {
 
 #[test]
 fn reads_mit_legacy_keyring_cache() {
+    if !join_private_session() {
+        return;
+    }
     let data =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mit-ccache-user-aes-sha1.bin");
     let collection = unique("legacy");
@@ -239,6 +274,9 @@ fn reads_mit_legacy_keyring_cache() {
 
 #[test]
 fn switches_keyring_primary_for_mit() {
+    if !join_private_session() {
+        return;
+    }
     let user =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mit-ccache-user-aes-sha2.bin");
     let machine =
@@ -291,6 +329,9 @@ fn sh(script: &str) -> Option<String> {
 
 #[test]
 fn adopts_pre_collection_legacy_cache() {
+    if !join_private_session() {
+        return;
+    }
     if sh("command -v keyctl").is_none() {
         eprintln!("skipping: keyctl (Debian package keyutils) is not installed");
         return;
@@ -302,7 +343,7 @@ fn adopts_pre_collection_legacy_cache() {
     let dir = std::env::temp_dir().join(format!("{name}.princ"));
     std::fs::write(&dir, file::encode_principal(&alice).unwrap()).unwrap();
     let created = sh(&format!(
-        "c=$(keyctl newring _krb_{name} @us) && r=$(keyctl newring {name} @us) && \
+        "c=$(keyctl newring _krb_{name} @s) && r=$(keyctl newring {name} @s) && \
          keyctl padd user __krb5_princ__ $r < '{}' >/dev/null && echo $r",
         dir.display()
     ));
@@ -325,21 +366,245 @@ fn adopts_pre_collection_legacy_cache() {
     .unwrap();
     assert!(linked.split(' ').any(|id| id == legacy_id), "{linked}");
 
-    let _ = sh(&format!("keyctl unlink {legacy_id} @us"));
+    let _ = sh(&format!("keyctl unlink {legacy_id} @s"));
     unlink_collection(&name);
 }
 
 #[test]
-fn missing_collection_is_reported() {
-    let name = format!("KEYRING:session:{}", unique("none"));
-    match ccache::resolve(&name) {
-        Err(CcacheError::Keyring {
-            operation, reason, ..
-        }) => {
-            assert_eq!(operation, "create collection keyring");
-            assert!(reason.contains("does not exist"), "{reason}");
+fn persistent_uid_must_be_numeric() {
+    match ccache::resolve("KEYRING:persistent:alice") {
+        Err(CcacheError::InvalidName { reason, .. }) => {
+            assert!(reason.contains("numeric uid"), "{reason}");
         }
         Err(other) => panic!("unexpected error {other}"),
-        Ok(_) => panic!("resolved a collection that does not exist"),
+        Ok(_) => panic!("resolved a persistent collection named by a user name"),
     }
+}
+
+fn unix_now() -> u32 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as u32
+}
+
+/// Returns the credentials of a captured MIT cache, made valid for the
+/// next hour so that the kernel does not expire their keys during the test.
+fn current_credentials(name: &str) -> (Principal, Vec<Credential>) {
+    let parsed = capture(name);
+    let now = unix_now();
+    let credentials = parsed
+        .credentials
+        .into_iter()
+        .map(|mut c| {
+            c.authtime = now;
+            c.starttime = now;
+            c.endtime = now + 3600;
+            c.renew_till = 0;
+            c
+        })
+        .collect();
+    (parsed.principal, credentials)
+}
+
+/// Initializes the cache `name` with this crate and stores `credentials`.
+fn write_cache(name: &str, principal: &Principal, credentials: &[Credential]) {
+    let cache = ccache::resolve(name).unwrap_or_else(|e| panic!("resolve {name}: {e}"));
+    cache
+        .initialize(principal)
+        .unwrap_or_else(|e| panic!("initialize {name}: {e}"));
+    for credential in credentials {
+        cache
+            .store(credential)
+            .unwrap_or_else(|e| panic!("store in {name}: {e}"));
+    }
+}
+
+/// Returns `keyctl show` of `keyring` without serial numbers, sorted, with
+/// `name` replaced by NAME, for comparing two layouts.
+fn layout(keyring: &str, name: &str) -> Vec<String> {
+    let shown = sh(&format!("keyctl show {keyring}")).unwrap_or_default();
+    let mut lines: Vec<String> = shown
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let line = line.trim_start();
+            let without_serial = line.split_once(' ').map_or(line, |(_, rest)| rest);
+            without_serial.replace(name, "NAME")
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn creates_session_collection_like_mit() {
+    if sh("command -v keyctl").is_none() {
+        eprintln!("skipping: keyctl (Debian package keyutils) is not installed");
+        return;
+    }
+    if !join_private_session() {
+        return;
+    }
+    let (alice, credentials) = current_credentials("mit-ccache-user-aes-sha2.bin");
+
+    // Neither the collection nor the cache keyring exists beforehand.
+    let ours = unique("new");
+    let ours_name = format!("KEYRING:session:{ours}");
+    assert!(sh(&format!("keyctl search @s keyring _krb_{ours}")).is_none());
+    write_cache(&ours_name, &alice, &credentials);
+
+    let listed = klist(&ours_name);
+    assert!(
+        listed.contains("Default principal: alice@EXAMPLE.TEST"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("krbtgt/EXAMPLE.TEST@EXAMPLE.TEST"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("nfs/nfs.example.test@EXAMPLE.TEST"),
+        "{listed}"
+    );
+
+    // MIT's own copy of the same credentials has the same keyrings, keys,
+    // key types and permissions.
+    let theirs = unique("mit");
+    let theirs_file = std::env::temp_dir().join(format!("{theirs}.ccache"));
+    write_cache(
+        &format!("FILE:{}", theirs_file.display()),
+        &alice,
+        &credentials,
+    );
+    let copied = mit_copy_cache(&theirs_file, &format!("KEYRING:session:{theirs}"));
+    std::fs::remove_file(&theirs_file).unwrap();
+    if !copied {
+        return;
+    }
+    let our_layout = layout(&format!("%:_krb_{ours}"), &ours);
+    let mit_layout = layout(&format!("%:_krb_{theirs}"), &theirs);
+    assert!(!our_layout.is_empty());
+    assert_eq!(our_layout, mit_layout);
+    let primary = |collection: &str| {
+        sh(&format!(
+            "keyctl pipe $(keyctl search %:_krb_{collection} user krb_ccache:primary) | od -An -tx1"
+        ))
+    };
+    let mut expected_primary = 1u32.to_be_bytes().to_vec();
+    expected_primary.extend_from_slice(&(ours.len() as u32).to_be_bytes());
+    expected_primary.extend_from_slice(ours.as_bytes());
+    let hex: Vec<String> = expected_primary
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let od = primary(&ours).unwrap();
+    assert_eq!(
+        od.split_whitespace().collect::<Vec<_>>(),
+        hex.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+
+    // A second cache in our collection: `klist -l` lists both, the
+    // primary first.
+    let second = format!("{ours_name}:second");
+    let (machine, machine_credentials) = current_credentials("mit-ccache-machine-aes-sha2.bin");
+    write_cache(&second, &machine, &machine_credentials);
+    let out = Command::new("klist")
+        .arg("-l")
+        .env("KRB5CCNAME", &ours_name)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = listing.lines().skip(2).collect();
+    assert_eq!(rows.len(), 2, "{listing}");
+    assert!(rows[0].starts_with("alice@EXAMPLE.TEST"), "{listing}");
+    assert!(
+        rows[0].ends_with(&format!("{ours_name}:{ours}")),
+        "{listing}"
+    );
+    assert!(
+        // klist -l cuts principal names to 30 characters.
+        rows[1].starts_with("nfs/nfs.example.test@EXAMPLE.T"),
+        "{listing}"
+    );
+    assert!(rows[1].ends_with(&second), "{listing}");
+
+    for cache in ccache::collection(&ours_name).unwrap() {
+        cache.destroy().unwrap();
+    }
+    unlink_collection(&ours);
+    for cache in ccache::collection(&format!("KEYRING:session:{theirs}")).unwrap() {
+        cache.destroy().unwrap();
+    }
+    unlink_collection(&theirs);
+}
+
+/// Returns a uid that `/etc/passwd` does not list, so that the test owns
+/// its persistent keyring.
+fn unused_uid() -> u32 {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let listed: Vec<u32> = passwd
+        .lines()
+        .filter_map(|line| line.split(':').nth(2)?.parse().ok())
+        .collect();
+    let mut random = [0u8; 2];
+    getrandom::fill(&mut random).unwrap();
+    let mut uid = 3_000_000 + u32::from(u16::from_ne_bytes(random));
+    while listed.contains(&uid) {
+        uid += 1;
+    }
+    uid
+}
+
+#[test]
+fn creates_persistent_cache_for_other_uid() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipping: another uid's persistent keyring needs root");
+        return;
+    }
+    if sh("command -v keyctl").is_none() {
+        eprintln!("skipping: keyctl (Debian package keyutils) is not installed");
+        return;
+    }
+    if !join_private_session() {
+        return;
+    }
+    let uid = unused_uid();
+    let name = format!("KEYRING:persistent:{uid}");
+    let (alice, credentials) = current_credentials("mit-ccache-user-aes-sha1.bin");
+    match ccache::resolve(&name) {
+        Err(CcacheError::Keyring { reason, .. }) if reason.contains("EOPNOTSUPP") => {
+            eprintln!("skipping: the kernel has no persistent keyrings");
+            return;
+        }
+        Err(other) => panic!("resolve {name}: {other}"),
+        Ok(_) => {}
+    }
+    write_cache(&name, &alice, &credentials);
+
+    // As in MIT, the collection's primary is named after the collection.
+    let cache = ccache::resolve(&name).unwrap();
+    assert_eq!(cache.name(), format!("{name}:{uid}"));
+    let listed = klist(&name);
+    assert!(
+        listed.contains("Default principal: alice@EXAMPLE.TEST"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("krbtgt/EXAMPLE.TEST@EXAMPLE.TEST"),
+        "{listed}"
+    );
+
+    // The collection is `_krb` in the uid's persistent keyring.
+    // Linked into the session, whose possession later keyctl runs share.
+    let persistent = sh(&format!("keyctl get_persistent @s {uid}")).unwrap();
+    let shown = sh(&format!("keyctl show {persistent}")).unwrap();
+    assert!(shown.contains("keyring: _krb\n"), "{shown}");
+    assert!(shown.contains(&format!("keyring: {uid}\n")), "{shown}");
+    assert!(shown.contains("user: __krb5_princ__"), "{shown}");
+
+    cache.destroy().unwrap();
+    assert!(!klist(&name).contains("Default principal"));
+    let _ = sh(&format!("keyctl invalidate {persistent}"));
 }

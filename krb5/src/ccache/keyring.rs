@@ -6,7 +6,9 @@
 //!   `process`, `thread` and `legacy` (the session keyring);
 //! - the collection is a keyring named `_krb_COLLECTION` linked from the
 //!   anchor keyring; for `persistent:UID` it is the keyring `_krb` inside
-//!   the UID's persistent keyring;
+//!   the UID's persistent keyring. Collections under the `user` and
+//!   `persistent` anchors are also linked from the process keyring, which
+//!   gives this process possession of them;
 //! - the collection contains a `user` key `krb_ccache:primary` (32-bit
 //!   big-endian version 1, 32-bit length, subsidiary name) and one keyring
 //!   per cache, named by its subsidiary name. Without a primary key the
@@ -14,25 +16,26 @@
 //! - a cache keyring contains the `user` key `__krb5_princ__` (the default
 //!   principal), optionally `__krb5_time_offsets__` (32-bit big-endian
 //!   seconds and microseconds) and one key per credential, named by the
-//!   unparsed server principal, of type `big_key` or `user`. Principals and
-//!   credentials use the FILE cache's version 4 encoding.
+//!   unparsed server principal. Credential keys are of type `big_key`, or
+//!   `user` in legacy caches and where the kernel lacks `big_key`.
+//!   Principals and credentials use the FILE cache's version 4 encoding.
 //!
-//! NOTE: the `linux-keyutils` crate (0.2.5) can add only `user` keys and
-//! cannot create keyrings, so this module reads and updates caches inside
-//! existing keyrings (such as those MIT's kinit or sssd create) but cannot
-//! create a new collection or cache keyring; those operations return
-//! [`CcacheError::Keyring`] naming the missing keyring. Credentials are
-//! written as `user` keys, which MIT reads as it reads `big_key` ones, with
-//! the `user` type's 32767-byte payload limit.
+//! Like MIT, resolving a name creates its collection keyring, and
+//! initializing a cache creates its cache keyring.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use linux_keyutils::{Key, KeyError, KeyRing, KeyRingIdentifier, KeySerialId, KeyType, LinkNode};
+use nix::errno::Errno;
 
 use super::file::{decode_credential, decode_principal, encode_credential, encode_principal};
 use super::{CcacheError, CredentialCache, KdcOffset};
 use crate::credentials::Credential;
 use crate::principal::Principal;
+
+#[allow(unsafe_code)]
+mod keyctl;
+
+use keyctl::Serial;
 
 const PRIMARY_KEY: &str = "krb_ccache:primary";
 const PRINCIPAL_KEY: &str = "__krb5_princ__";
@@ -41,6 +44,9 @@ const COLLECTION_PREFIX: &str = "_krb_";
 const PERSISTENT_COLLECTION: &str = "_krb";
 const COLLECTION_VERSION: u32 = 1;
 const LEGACY_ANCHOR: &str = "legacy";
+const KEYRING_TYPE: &str = "keyring";
+const USER_TYPE: &str = "user";
+const CREDENTIAL_TYPE: &str = "big_key";
 
 /// A parsed KEYRING residual.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,87 +100,52 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn describe(err: KeyError) -> String {
-    format!("{err:?}")
+fn describe(err: Errno) -> String {
+    err.to_string()
 }
 
-/// Reads a key's whole payload, growing the buffer to the size the kernel
-/// reports (a keyring's payload is the list of its links' serial numbers).
-fn read_payload(key: Key) -> Result<Vec<u8>, KeyError> {
-    let mut buf = vec![0u8; 4096];
-    loop {
-        let len = key.read(&mut buf)?;
-        if len <= buf.len() {
-            buf.truncate(len);
-            return Ok(buf);
-        }
-        buf = vec![0u8; len];
-    }
-}
-
-/// Lists the serial numbers linked from keyring `id`.
-fn link_ids(id: KeySerialId) -> Result<Vec<KeySerialId>, KeyError> {
-    let payload = read_payload(Key::from_id(id))?;
-    Ok(payload
-        .chunks_exact(4)
-        .filter_map(|c| c.try_into().ok())
-        .map(|c: [u8; 4]| KeySerialId(i32::from_ne_bytes(c)))
-        .collect())
-}
-
-/// Finds the key of `kind` named `description` directly inside keyring `id`.
-fn find_link(
-    id: KeySerialId,
-    kind: KeyType,
-    description: &str,
-) -> Result<Option<KeySerialId>, KeyError> {
-    for link in link_ids(id)? {
-        let Ok(meta) = Key::from_id(link).metadata() else {
+/// Finds the key of `kind` named `description` directly inside `keyring`.
+fn find_link(keyring: Serial, kind: &str, description: &str) -> Result<Option<Serial>, Errno> {
+    for link in keyctl::links(keyring)? {
+        let Ok(found) = keyctl::describe(link) else {
             // Unlinked or expired meanwhile, or not viewable: not ours.
             continue;
         };
-        if meta.get_type() == kind && meta.get_description() == description {
+        if found.kind == kind && found.description == description {
             return Ok(Some(link));
         }
     }
     Ok(None)
 }
 
-/// Returns a `KeyRing` handle for the keyring `id` linked from `parent`.
-///
-/// NOTE: linux-keyutils 0.2.5's `KeyRing::get_links(max)` passes `max` to
-/// the kernel as a byte count for a buffer of `max` 4-byte serials, and it
-/// trusts the reply length. So the buffer gets twice the bytes the current
-/// links need, plus room for links added meanwhile.
-fn keyring_handle(parent: KeyRing, id: KeySerialId) -> Result<Option<KeyRing>, KeyError> {
-    let count = link_ids(parent_id(parent)?)?.len();
-    let links = parent.get_links((count + 16) * 8)?;
-    Ok(links.iter().find_map(|node| match node {
-        LinkNode::KeyRing(ring) if ring_id(*ring) == Some(id) => Some(*ring),
-        _ => None,
-    }))
-}
-
-fn parent_id(ring: KeyRing) -> Result<KeySerialId, KeyError> {
-    ring_id(ring).ok_or(KeyError::InvalidIdentifier)
-}
-
-/// Returns the serial number of `ring`.
-///
-/// `KeyRing` keeps its serial private; its `Debug` form is the only way
-/// out in linux-keyutils 0.2.5, so it is parsed from there.
-fn ring_id(ring: KeyRing) -> Option<KeySerialId> {
-    let text = format!("{ring:?}");
-    let start = text.find("KeySerialId(")? + "KeySerialId(".len();
-    let end = text[start..].find(')')? + start;
-    text[start..end].parse().ok().map(KeySerialId)
+/// Finds the keyring `name` in `parent` (recursively, as keyctl_search(3)
+/// does) or creates it, as MIT does. With `possessor`, the keyring is also
+/// linked from `possessor`, because the user and persistent keyrings do
+/// not give this process possession of what they contain.
+fn find_or_create_keyring(
+    parent: Serial,
+    possessor: Option<Serial>,
+    name: &str,
+) -> Result<Serial, Errno> {
+    let link_into = possessor.unwrap_or(0);
+    if let Some(found) = keyctl::search_and_link(parent, KEYRING_TYPE, name, link_into)? {
+        return Ok(found);
+    }
+    match possessor {
+        Some(possessor) => {
+            let created = keyctl::add_key(KEYRING_TYPE, name, None, possessor)?;
+            keyctl::link(created, parent)?;
+            Ok(created)
+        }
+        None => keyctl::add_key(KEYRING_TYPE, name, None, parent),
+    }
 }
 
 /// A cache keyring located in the kernel.
 #[derive(Clone, Copy)]
 struct Located {
-    collection: KeyRing,
-    cache: Option<KeyRing>,
+    collection: Serial,
+    cache: Option<Serial>,
 }
 
 /// A KEYRING cache.
@@ -187,7 +158,8 @@ pub struct KeyringCache {
 }
 
 impl KeyringCache {
-    /// Resolves a KEYRING residual. The collection keyring must exist.
+    /// Resolves a KEYRING residual, creating the collection keyring if it
+    /// does not exist yet.
     pub fn resolve(residual: &str) -> Result<Box<dyn CredentialCache>, CcacheError> {
         Ok(Box::new(Self::open(residual)?))
     }
@@ -210,9 +182,9 @@ impl KeyringCache {
         )
     }
 
-    fn error(&self, operation: &'static str, err: KeyError) -> CcacheError {
+    fn error(&self, operation: &'static str, err: Errno) -> CcacheError {
         match err {
-            KeyError::KeyDoesNotExist | KeyError::KeyringDoesNotExist => CcacheError::NotFound {
+            Errno::ENOKEY => CcacheError::NotFound {
                 name: self.full_name(),
             },
             other => CcacheError::Keyring {
@@ -225,42 +197,33 @@ impl KeyringCache {
 
     fn locate(&self) -> Result<Located, CcacheError> {
         let collection = collection_keyring(&self.name)?;
-        let collection_id = parent_id(collection).map_err(|e| self.error("find collection", e))?;
-        let cache_id = find_link(collection_id, KeyType::KeyRing, &self.subsidiary)
+        let cache = keyctl::search(collection, KEYRING_TYPE, &self.subsidiary)
             .map_err(|e| self.error("find cache keyring", e))?;
-        let cache = match cache_id {
-            Some(id) => {
-                keyring_handle(collection, id).map_err(|e| self.error("open cache keyring", e))?
-            }
-            None => None,
-        };
         Ok(Located { collection, cache })
     }
 
-    fn cache_ring(&self) -> Result<KeyRing, CcacheError> {
+    fn cache_ring(&self) -> Result<Serial, CcacheError> {
         self.locate()?.cache.ok_or_else(|| CcacheError::NotFound {
             name: self.full_name(),
         })
     }
 
     /// Lists the credential keys of the cache with their decoded contents.
-    fn credential_keys(&self, ring: KeyRing) -> Result<Vec<(Key, Credential)>, CcacheError> {
-        let id = parent_id(ring).map_err(|e| self.error("read cache keyring", e))?;
+    fn credential_keys(&self, ring: Serial) -> Result<Vec<(Serial, Credential)>, CcacheError> {
+        let links = keyctl::links(ring).map_err(|e| self.error("read cache keyring", e))?;
         let mut out = Vec::new();
-        for link in link_ids(id).map_err(|e| self.error("read cache keyring", e))? {
-            let key = Key::from_id(link);
-            if let Ok(meta) = key.metadata() {
-                let special = matches!(meta.get_description(), PRINCIPAL_KEY | TIME_OFFSETS_KEY);
-                if special || meta.get_type() == KeyType::KeyRing {
+        for key in links {
+            if let Ok(found) = keyctl::describe(key) {
+                let special =
+                    matches!(found.description.as_str(), PRINCIPAL_KEY | TIME_OFFSETS_KEY);
+                if special || found.kind == KEYRING_TYPE {
                     continue;
                 }
             }
-            let payload = match read_payload(key) {
+            let payload = match keyctl::read(key) {
                 Ok(p) => p,
                 // Removed or expired since the list was read, as MIT skips.
-                Err(KeyError::KeyDoesNotExist | KeyError::KeyExpired | KeyError::KeyRevoked) => {
-                    continue
-                }
+                Err(Errno::ENOKEY | Errno::EKEYEXPIRED | Errno::EKEYREVOKED) => continue,
                 Err(e) => return Err(self.error("read credential key", e)),
             };
             let cred = decode_credential(&payload).map_err(|source| CcacheError::Format {
@@ -274,22 +237,39 @@ impl KeyringCache {
 
     fn unlink_matching(
         &self,
-        ring: KeyRing,
+        ring: Serial,
         matches: impl Fn(&Credential) -> bool,
     ) -> Result<usize, CcacheError> {
         let mut removed = 0;
         for (key, cred) in self.credential_keys(ring)? {
             if matches(&cred) {
-                ring.unlink_key(key)
-                    .map_err(|e| self.error("unlink credential key", e))?;
+                keyctl::unlink(key, ring).map_err(|e| self.error("unlink credential key", e))?;
                 removed += 1;
             }
         }
         Ok(removed)
     }
 
+    /// Adds a credential key as a `big_key`, falling back to a `user` key
+    /// when the kernel lacks `big_key` (EINVAL or ENODEV) and for legacy
+    /// caches, which pre-1.12 MIT code reads only as `user` keys.
+    fn add_credential_key(
+        &self,
+        ring: Serial,
+        name: &str,
+        payload: &[u8],
+    ) -> Result<Serial, Errno> {
+        if !self.is_legacy_name() {
+            match keyctl::add_key(CREDENTIAL_TYPE, name, Some(payload), ring) {
+                Err(Errno::EINVAL | Errno::ENODEV) => {}
+                other => return other,
+            }
+        }
+        keyctl::add_key(USER_TYPE, name, Some(payload), ring)
+    }
+
     /// Sets the cache keyring to expire with its last ticket, as MIT does.
-    fn update_expiry(&self, ring: KeyRing) -> Result<(), CcacheError> {
+    fn update_expiry(&self, ring: Serial) -> Result<(), CcacheError> {
         let last = self
             .credential_keys(ring)?
             .iter()
@@ -300,11 +280,8 @@ impl KeyringCache {
             return Ok(());
         }
         // Zero would clear the timeout, so expired tickets get one second.
-        let timeout = last.saturating_sub(now()).max(1);
-        let id = parent_id(ring).map_err(|e| self.error("set cache timeout", e))?;
-        Key::from_id(id)
-            .set_timeout(timeout as usize)
-            .map_err(|e| self.error("set cache timeout", e))
+        let timeout = last.saturating_sub(now()).clamp(1, u64::from(u32::MAX));
+        keyctl::set_timeout(ring, timeout as u32).map_err(|e| self.error("set cache timeout", e))
     }
 
     /// Makes this cache its collection's primary, as `kswitch` does.
@@ -318,95 +295,105 @@ impl KeyringCache {
     }
 }
 
-fn set_primary(collection: KeyRing, subsidiary: &str) -> Result<(), KeyError> {
+fn set_primary(collection: Serial, subsidiary: &str) -> Result<(), Errno> {
+    let len = u32::try_from(subsidiary.len()).map_err(|_| Errno::EINVAL)?;
     let mut payload = COLLECTION_VERSION.to_be_bytes().to_vec();
-    payload.extend_from_slice(&(subsidiary.len() as u32).to_be_bytes());
+    payload.extend_from_slice(&len.to_be_bytes());
     payload.extend_from_slice(subsidiary.as_bytes());
-    collection.add_key(PRIMARY_KEY, &payload).map(|_| ())
+    keyctl::add_key(USER_TYPE, PRIMARY_KEY, Some(&payload), collection).map(|_| ())
 }
 
 /// Returns the keyring MIT writes session-anchored collections into: the
 /// user session keyring when the process has no session keyring of its
 /// own, because some kernels would otherwise create an empty one.
-fn session_anchor() -> Result<KeyRing, KeyError> {
-    let session = KeyRing::from_special_id(KeyRingIdentifier::Session, false)?;
-    let user_session = KeyRing::from_special_id(KeyRingIdentifier::UserSession, false)?;
+fn session_anchor() -> Result<Serial, Errno> {
+    let session = keyctl::keyring_id(keyctl::SESSION_KEYRING, false)?;
+    let user_session = keyctl::keyring_id(keyctl::USER_SESSION_KEYRING, false)?;
     Ok(if session == user_session {
-        user_session
+        keyctl::USER_SESSION_KEYRING
     } else {
-        session
+        keyctl::SESSION_KEYRING
     })
 }
 
-/// Finds the collection keyring of `name`.
-fn collection_keyring(name: &KeyringName) -> Result<KeyRing, CcacheError> {
+/// Returns the persistent keyring of `uid`, linked into the process
+/// keyring. Kernels without persistent keyrings get the user keyring for
+/// the caller's own uid, as in MIT.
+fn persistent_keyring(uid: u32) -> Result<Serial, Errno> {
+    match keyctl::get_persistent(uid, keyctl::PROCESS_KEYRING) {
+        Err(Errno::EOPNOTSUPP) if uid == nix::unistd::geteuid().as_raw() => {
+            Ok(keyctl::USER_KEYRING)
+        }
+        other => other,
+    }
+}
+
+/// Finds or creates the collection keyring of `name`.
+fn collection_keyring(name: &KeyringName) -> Result<Serial, CcacheError> {
     let display = format!("KEYRING:{}:{}", name.anchor, name.collection);
-    let keyring_error = |operation: &'static str, err: KeyError| CcacheError::Keyring {
+    let keyring_error = |operation: &'static str, err: Errno| CcacheError::Keyring {
         name: display.clone(),
         operation,
         reason: describe(err),
     };
 
-    let (anchor, collection_name) = if name.anchor == "persistent" {
-        let euid = nix::unistd::geteuid().as_raw();
-        if !name.collection.is_empty() && name.collection != euid.to_string() {
-            return Err(CcacheError::InvalidName {
-                name: display,
-                reason: format!(
-                    "only the persistent keyring of the effective UID ({euid}) can be opened; switch to that user first"
+    if name.anchor == "persistent" {
+        let uid = if name.collection.is_empty() {
+            nix::unistd::geteuid().as_raw()
+        } else {
+            name.collection
+                .parse::<u32>()
+                .map_err(|_| CcacheError::InvalidName {
+                    name: display.clone(),
+                    reason: "the persistent anchor needs a numeric uid after `persistent:`".into(),
+                })?
+        };
+        let persistent = persistent_keyring(uid).map_err(|err| CcacheError::Keyring {
+            name: display.clone(),
+            operation: "get persistent keyring",
+            reason: match err {
+                Errno::EPERM | Errno::EACCES => format!(
+                    "{err}; opening the persistent keyring of uid {uid} needs CAP_SETUID (run as root)"
                 ),
-            });
-        }
-        // Kernels without persistent keyrings get the user keyring, as in MIT.
-        let ring = match KeyRing::get_persistent(KeyRingIdentifier::Process) {
-            Err(KeyError::OperationNotSupported) => {
-                KeyRing::from_special_id(KeyRingIdentifier::User, false)
-            }
-            other => other,
-        }
-        .map_err(|e| keyring_error("get persistent keyring", e))?;
-        (ring, PERSISTENT_COLLECTION.to_string())
-    } else {
-        let ring = match name.anchor.as_str() {
-            "process" => KeyRing::from_special_id(KeyRingIdentifier::Process, false),
-            "thread" => KeyRing::from_special_id(KeyRingIdentifier::Thread, false),
-            "user" => KeyRing::from_special_id(KeyRingIdentifier::User, false),
-            _ => session_anchor(),
-        }
-        .map_err(|e| keyring_error("open anchor keyring", e))?;
-        (ring, format!("{COLLECTION_PREFIX}{}", name.collection))
-    };
+                other => describe(other),
+            },
+        })?;
+        return find_or_create_keyring(
+            persistent,
+            Some(keyctl::PROCESS_KEYRING),
+            PERSISTENT_COLLECTION,
+        )
+        .map_err(|e| keyring_error("create collection keyring", e));
+    }
 
-    let anchor_id = parent_id(anchor).map_err(|e| keyring_error("open anchor keyring", e))?;
-    let found = find_link(anchor_id, KeyType::KeyRing, &collection_name)
-        .map_err(|e| keyring_error("find collection", e))?;
-    let handle = match found {
-        Some(id) => keyring_handle(anchor, id).map_err(|e| keyring_error("open collection", e))?,
-        None => None,
-    };
-    handle.ok_or_else(|| CcacheError::Keyring {
-        name: display.clone(),
-        operation: "create collection keyring",
-        reason: format!(
-            "keyring {collection_name:?} does not exist and this build cannot create keyrings; create it with MIT kinit or `keyctl newring`"
+    let (anchor, possessor) = match name.anchor.as_str() {
+        "process" => (keyctl::PROCESS_KEYRING, None),
+        "thread" => (keyctl::THREAD_KEYRING, None),
+        "user" => (keyctl::USER_KEYRING, Some(keyctl::PROCESS_KEYRING)),
+        _ => (
+            session_anchor().map_err(|e| keyring_error("open session keyring", e))?,
+            None,
         ),
-    })
+    };
+    let collection_name = format!("{COLLECTION_PREFIX}{}", name.collection);
+    find_or_create_keyring(anchor, possessor, &collection_name)
+        .map_err(|e| keyring_error("create collection keyring", e))
 }
 
 /// Reads the primary subsidiary name of a collection, writing the default
 /// (the collection name, or `tkt`) when the primary key is missing.
-fn primary_name(name: &KeyringName, collection: KeyRing) -> Result<String, CcacheError> {
+fn primary_name(name: &KeyringName, collection: Serial) -> Result<String, CcacheError> {
     let display = format!("KEYRING:{}:{}", name.anchor, name.collection);
-    let keyring_error = |operation: &'static str, err: KeyError| CcacheError::Keyring {
+    let keyring_error = |operation: &'static str, err: Errno| CcacheError::Keyring {
         name: display.clone(),
         operation,
         reason: describe(err),
     };
-    let id = parent_id(collection).map_err(|e| keyring_error("read collection", e))?;
-    match find_link(id, KeyType::User, PRIMARY_KEY).map_err(|e| keyring_error("find primary", e))? {
+    match keyctl::search(collection, USER_TYPE, PRIMARY_KEY)
+        .map_err(|e| keyring_error("find primary", e))?
+    {
         Some(key) => {
-            let payload =
-                read_payload(Key::from_id(key)).map_err(|e| keyring_error("read primary", e))?;
+            let payload = keyctl::read(key).map_err(|e| keyring_error("read primary", e))?;
             parse_primary(&payload).ok_or_else(|| CcacheError::Keyring {
                 name: display.clone(),
                 operation: "read primary",
@@ -429,16 +416,12 @@ fn primary_name(name: &KeyringName, collection: KeyRing) -> Result<String, Ccach
     }
 }
 
-/// Links a cache keyring that MIT krb5 before 1.12 left directly in the
-/// session keyring, named `subsidiary`, into the new collection, as MIT's
+/// Links a cache keyring that MIT krb5 before 1.12 left in the session
+/// keyring, named `subsidiary`, into the new collection, as MIT's
 /// resolution of a legacy name does.
-fn adopt_legacy_cache(collection: KeyRing, subsidiary: &str) -> Result<(), KeyError> {
-    let session = KeyRing::from_special_id(KeyRingIdentifier::Session, false)?;
-    let Some(id) = find_link(parent_id(session)?, KeyType::KeyRing, subsidiary)? else {
-        return Ok(());
-    };
-    match keyring_handle(session, id)? {
-        Some(legacy) => collection.link_keyring(legacy),
+fn adopt_legacy_cache(collection: Serial, subsidiary: &str) -> Result<(), Errno> {
+    match keyctl::search(keyctl::SESSION_KEYRING, KEYRING_TYPE, subsidiary)? {
+        Some(legacy) => keyctl::link(legacy, collection),
         None => Ok(()),
     }
 }
@@ -459,23 +442,17 @@ pub fn list(residual: &str) -> Result<Vec<Box<dyn CredentialCache>>, CcacheError
     let name = KeyringName::parse(residual)?;
     let collection = collection_keyring(&name)?;
     let primary = primary_name(&name, collection)?;
-    let display = format!("KEYRING:{residual}");
-    let id = parent_id(collection).map_err(|e| CcacheError::Keyring {
-        name: display.clone(),
-        operation: "read collection",
-        reason: describe(e),
-    })?;
-    let links = link_ids(id).map_err(|e| CcacheError::Keyring {
-        name: display.clone(),
+    let links = keyctl::links(collection).map_err(|e| CcacheError::Keyring {
+        name: format!("KEYRING:{residual}"),
         operation: "read collection",
         reason: describe(e),
     })?;
 
     let mut names = Vec::new();
     for link in links {
-        if let Ok(meta) = Key::from_id(link).metadata() {
-            if meta.get_type() == KeyType::KeyRing {
-                names.push(meta.get_description().to_string());
+        if let Ok(found) = keyctl::describe(link) {
+            if found.kind == KEYRING_TYPE {
+                names.push(found.description);
             }
         }
     }
@@ -501,14 +478,12 @@ impl CredentialCache for KeyringCache {
 
     fn principal(&self) -> Result<Principal, CcacheError> {
         let ring = self.cache_ring()?;
-        let id = parent_id(ring).map_err(|e| self.error("read cache keyring", e))?;
-        let key = find_link(id, KeyType::User, PRINCIPAL_KEY)
+        let key = find_link(ring, USER_TYPE, PRINCIPAL_KEY)
             .map_err(|e| self.error("find principal key", e))?
             .ok_or_else(|| CcacheError::NotInitialized {
                 name: self.full_name(),
             })?;
-        let payload =
-            read_payload(Key::from_id(key)).map_err(|e| self.error("read principal key", e))?;
+        let payload = keyctl::read(key).map_err(|e| self.error("read principal key", e))?;
         decode_principal(&payload).map_err(|source| CcacheError::Format {
             name: self.full_name(),
             source,
@@ -520,36 +495,33 @@ impl CredentialCache for KeyringCache {
         principal: &Principal,
         offset: Option<KdcOffset>,
     ) -> Result<(), CcacheError> {
-        let ring = self.locate()?.cache.ok_or_else(|| CcacheError::Keyring {
-            name: self.full_name(),
-            operation: "create cache keyring",
-            reason: format!(
-                "keyring {:?} does not exist in the collection and this build cannot create keyrings",
-                self.subsidiary
-            ),
-        })?;
-        ring.clear()
-            .map_err(|e| self.error("clear cache keyring", e))?;
+        let located = self.locate()?;
+        let ring = match located.cache {
+            Some(ring) => {
+                keyctl::clear(ring).map_err(|e| self.error("clear cache keyring", e))?;
+                ring
+            }
+            None => find_or_create_keyring(located.collection, None, &self.subsidiary)
+                .map_err(|e| self.error("create cache keyring", e))?,
+        };
         if self.is_legacy_name() {
             // Linked into the session keyring too, where pre-1.12 MIT code
             // looks for it.
             let anchor = session_anchor().map_err(|e| self.error("open session keyring", e))?;
-            anchor
-                .link_keyring(ring)
-                .map_err(|e| self.error("link legacy cache", e))?;
+            keyctl::link(ring, anchor).map_err(|e| self.error("link legacy cache", e))?;
         }
         let encoded = encode_principal(principal).map_err(|source| CcacheError::Encode {
             name: self.full_name(),
             source,
         })?;
-        ring.add_key(PRINCIPAL_KEY, &encoded)
+        keyctl::add_key(USER_TYPE, PRINCIPAL_KEY, Some(&encoded), ring)
             .map_err(|e| self.error("add principal key", e))?;
         // Legacy-named caches stay readable by pre-1.12 MIT code, which
         // would fail on the offsets key.
         if let Some(o) = offset.filter(|_| !self.is_legacy_name()) {
             let mut payload = o.seconds.to_be_bytes().to_vec();
             payload.extend_from_slice(&o.microseconds.to_be_bytes());
-            ring.add_key(TIME_OFFSETS_KEY, &payload)
+            keyctl::add_key(USER_TYPE, TIME_OFFSETS_KEY, Some(&payload), ring)
                 .map_err(|e| self.error("add time offsets key", e))?;
         }
         Ok(())
@@ -573,12 +545,13 @@ impl CredentialCache for KeyringCache {
             name: self.full_name(),
             source,
         })?;
-        let key = ring
-            .add_key(&cred.server.to_string(), &payload)
+        let key = self
+            .add_credential_key(ring, &cred.server.to_string(), &payload)
             .map_err(|e| self.error("add credential key", e))?;
         let remaining = u64::from(cred.endtime).saturating_sub(now());
         if remaining > 0 {
-            key.set_timeout(remaining as usize)
+            let remaining = remaining.min(u64::from(u32::MAX)) as u32;
+            keyctl::set_timeout(key, remaining)
                 .map_err(|e| self.error("set credential timeout", e))?;
         }
         self.update_expiry(ring)
@@ -594,16 +567,13 @@ impl CredentialCache for KeyringCache {
         let ring = located.cache.ok_or_else(|| CcacheError::NotFound {
             name: self.full_name(),
         })?;
-        ring.clear()
-            .map_err(|e| self.error("clear cache keyring", e))?;
-        located
-            .collection
-            .unlink_keyring(ring)
+        keyctl::clear(ring).map_err(|e| self.error("clear cache keyring", e))?;
+        keyctl::unlink(ring, located.collection)
             .map_err(|e| self.error("unlink cache keyring", e))?;
         if self.is_legacy_name() {
             // Only linked there by legacy-aware writers; absence is fine.
             if let Ok(anchor) = session_anchor() {
-                let _ = anchor.unlink_keyring(ring);
+                let _ = keyctl::unlink(ring, anchor);
             }
         }
         Ok(())
@@ -611,14 +581,12 @@ impl CredentialCache for KeyringCache {
 
     fn kdc_offset(&self) -> Result<Option<KdcOffset>, CcacheError> {
         let ring = self.cache_ring()?;
-        let id = parent_id(ring).map_err(|e| self.error("read cache keyring", e))?;
-        let Some(key) = find_link(id, KeyType::User, TIME_OFFSETS_KEY)
+        let Some(key) = find_link(ring, USER_TYPE, TIME_OFFSETS_KEY)
             .map_err(|e| self.error("find time offsets key", e))?
         else {
             return Ok(None);
         };
-        let payload =
-            read_payload(Key::from_id(key)).map_err(|e| self.error("read time offsets key", e))?;
+        let payload = keyctl::read(key).map_err(|e| self.error("read time offsets key", e))?;
         match payload.as_slice() {
             [s0, s1, s2, s3, u0, u1, u2, u3] => Ok(Some(KdcOffset {
                 seconds: i32::from_be_bytes([*s0, *s1, *s2, *s3]),
@@ -656,18 +624,6 @@ mod tests {
         assert!(KeyringName::parse("session:").is_err());
         assert!(KeyringName::parse("session:c:").is_err());
         assert!(KeyringName::parse("persistent:").is_ok());
-    }
-
-    #[test]
-    fn ring_id_reads_serial_from_debug_form() {
-        // Guards the Debug-format parsing against a linux-keyutils change.
-        let Ok(session) = KeyRing::from_special_id(KeyRingIdentifier::Session, false) else {
-            eprintln!("skipping: no session keyring");
-            return;
-        };
-        let id = ring_id(session).expect("KeyRing's Debug form has no KeySerialId");
-        assert!(id.as_raw_id() > 0);
-        assert!(link_ids(id).is_ok());
     }
 
     #[test]

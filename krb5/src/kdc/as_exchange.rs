@@ -78,6 +78,12 @@ pub struct AsOptions {
     pub renew_lifetime: Option<Duration>,
     pub forwardable: bool,
     pub proxiable: bool,
+    /// Sets the RENEWABLE-OK option when `renew_lifetime` is `None`, so that
+    /// a KDC whose maximum lifetime is shorter than `lifetime` returns a
+    /// renewable ticket up to `lifetime` instead. MIT krb5 1.20 sets it by
+    /// default (`kdc_default_options` 0x10) and clears it when it requests
+    /// a renewable lifetime.
+    pub renewable_ok: bool,
     /// Lets the KDC return a canonical client and service name (RFC 6806).
     pub canonicalize: bool,
     /// Sends PA-PAC-REQUEST with this value; `None` sends none.
@@ -97,6 +103,7 @@ impl Default for AsOptions {
             renew_lifetime: None,
             forwardable: false,
             proxiable: false,
+            renewable_ok: true,
             canonicalize: false,
             include_pac: Some(true),
             enctypes: None,
@@ -107,7 +114,11 @@ impl Default for AsOptions {
 
 impl AsOptions {
     /// Reads kinit's defaults for `realm` from krb5.conf: `ticket_lifetime`,
-    /// `renew_lifetime` (0 requests no renewable ticket), `forwardable` and `proxiable`.
+    /// `renew_lifetime` (0 requests no renewable ticket), `forwardable`,
+    /// `proxiable`, and the RENEWABLE-OK bit (16) of `kdc_default_options`.
+    ///
+    /// NOTE: MIT starts every AS request from all the bits of
+    /// `kdc_default_options`; only RENEWABLE-OK is taken from it here.
     pub fn from_config(config: &Config, realm: &str) -> Result<Self, ConfigError> {
         let renew_lifetime = config.renew_lifetime(Some(realm))?;
         Ok(Self {
@@ -115,9 +126,27 @@ impl AsOptions {
             renew_lifetime: (!renew_lifetime.is_zero()).then_some(renew_lifetime),
             forwardable: config.forwardable(Some(realm))?,
             proxiable: config.proxiable(Some(realm))?,
+            renewable_ok: kdc_default_options(config)? & kdc_options::RENEWABLE_OK != 0,
             ..Self::default()
         })
     }
+}
+
+/// Reads `[libdefaults] kdc_default_options`, a decimal integer as MIT's
+/// profile library parses it, defaulting to RENEWABLE-OK as in MIT krb5 1.20.
+fn kdc_default_options(config: &Config) -> Result<u32, ConfigError> {
+    const RELATION: &str = "kdc_default_options";
+    let Some(text) = config.libdefault_for_realm(None, RELATION) else {
+        return Ok(kdc_options::RENEWABLE_OK);
+    };
+    crate::config::values::parse_integer(text)
+        .map(|bits| bits as u32)
+        .ok_or_else(|| ConfigError::InvalidValue {
+            relation: RELATION.to_string(),
+            value: text.to_string(),
+            reason: "use a decimal integer of KDC option bits, such as 16 for renewable-ok"
+                .to_string(),
+        })
 }
 
 impl KdcClient {
@@ -137,9 +166,13 @@ impl KdcClient {
 
         let now = self.now();
         let till = now.saturating_add(duration_seconds(options.lifetime));
+        // As in MIT, a renewable lifetime shorter than the lifetime is
+        // raised to it.
         let rtime = options
             .renew_lifetime
-            .map(|lifetime| now.saturating_add(duration_seconds(lifetime)));
+            .map(|lifetime| now.saturating_add(duration_seconds(lifetime)).max(till));
+        // A ticket granted through RENEWABLE-OK may be renewable up to `till`.
+        let max_renew_till = rtime.or(options.renewable_ok.then_some(till));
         let mut body = request_body(client, &service, options, till, rtime, &enctypes)?;
         let pac_request = options
             .include_pac
@@ -184,7 +217,7 @@ impl KdcClient {
                         service: &service,
                         canonicalize: options.canonicalize,
                         till,
-                        rtime,
+                        rtime: max_renew_till,
                         permitted: &self.settings.permitted_enctypes,
                     };
                     return self.finish_as(client, secret, &salts, &rep, &expected);
@@ -353,6 +386,8 @@ fn request_body(
     }
     if rtime.is_some() {
         option_bits |= kdc_options::RENEWABLE;
+    } else if options.renewable_ok {
+        option_bits |= kdc_options::RENEWABLE_OK;
     }
     if options.canonicalize {
         option_bits |= kdc_options::CANONICALIZE;
@@ -452,6 +487,18 @@ mod tests {
     fn fixture(name: &str) -> Vec<u8> {
         let path = format!("{}/tests/data/messages/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn kdc_default_options_sets_renewable_ok() {
+        let options = |text: &str| {
+            let config = Config::from_text(text, "krb5.conf").unwrap();
+            AsOptions::from_config(&config, "KRBTEST.COM").map(|o| o.renewable_ok)
+        };
+        assert!(options("").unwrap());
+        assert!(options("[libdefaults]\n kdc_default_options = 16\n").unwrap());
+        assert!(!options("[libdefaults]\n kdc_default_options = 0\n").unwrap());
+        assert!(options("[libdefaults]\n kdc_default_options = 0x10\n").is_err());
     }
 
     /// The MIT 1.20 exchange under tests/data/messages, for alice@KRBTEST.COM

@@ -61,6 +61,8 @@ struct Request<'a> {
     service: &'a Principal,
     option_bits: u32,
     till: i64,
+    /// The requested renew-till time, sent with the RENEWABLE option.
+    rtime: Option<i64>,
     enctypes: Vec<i32>,
     canonicalize: bool,
 }
@@ -119,13 +121,21 @@ impl KdcClient {
     }
 
     /// Renews a renewable ticket (the RENEW option, RFC 4120 §3.3.1), up to its renew-till time.
+    ///
+    /// Like MIT krb5 1.20's `kinit -R`, the request repeats the ticket's
+    /// FORWARDABLE, PROXIABLE, MAY-POSTDATE and RENEWABLE flags as options, so
+    /// the new ticket keeps them; without RENEWABLE, MIT's KDC drops the
+    /// renewable flag and renew-till. MIT sends no rtime, which its KDC
+    /// caps at the ticket's renew-till, while this request names that
+    /// renew-till as rtime, for KDCs that grant only a requested rtime.
     pub async fn renew(&self, credential: &Credential) -> Result<Credential, KdcError> {
         let request = Request {
             tgt: credential,
             service: &credential.server,
-            option_bits: kdc_options::RENEW
-                | (credential.flags & crate::credentials::ticket_flags::FORWARDABLE),
+            option_bits: renew_option_bits(credential.flags),
             till: i64::from(credential.renew_till),
+            rtime: (credential.flags & crate::credentials::ticket_flags::RENEWABLE != 0)
+                .then_some(i64::from(credential.renew_till)),
             enctypes: self.settings.default_tgs_enctypes.clone(),
             canonicalize: false,
         };
@@ -157,6 +167,7 @@ impl KdcClient {
             service,
             option_bits,
             till,
+            rtime: None,
             enctypes: options
                 .enctypes
                 .clone()
@@ -197,6 +208,7 @@ impl KdcClient {
                 service: &next_tgs,
                 option_bits: 0,
                 till: i64::from(current.endtime),
+                rtime: None,
                 enctypes: self.settings.default_tgs_enctypes.clone(),
                 // A KDC may return a TGT for a realm closer to the target (RFC 4120 §3.3.1).
                 canonicalize: true,
@@ -281,7 +293,11 @@ impl KdcClient {
             sname: Some(sname),
             from: None,
             till,
-            rtime: None,
+            rtime: request
+                .rtime
+                .map(time::from_unix)
+                .transpose()
+                .map_err(encode_error)?,
             nonce: new_nonce()?,
             etype: enctypes,
             addresses: None,
@@ -432,12 +448,20 @@ impl KdcClient {
             service: &expected_service,
             canonicalize: request.canonicalize,
             till: request.till,
-            rtime: None,
+            rtime: request.rtime,
             permitted: &self.settings.permitted_enctypes,
         };
         reply::check_enc_part(rep, &part, &expected)?;
         reply::credential(tgt.client.clone(), rep, &part)
     }
+}
+
+/// Returns the KDC options of a renewal: RENEW plus the ticket flags that
+/// have a same-numbered option (MIT's `KDC_TKT_COMMON_MASK`).
+fn renew_option_bits(ticket_flags: u32) -> u32 {
+    use crate::credentials::ticket_flags as tf;
+    let common = tf::FORWARDABLE | tf::PROXIABLE | tf::MAY_POSTDATE | tf::RENEWABLE;
+    kdc_options::RENEW | (ticket_flags & common)
 }
 
 /// Returns the realm whose KDC accepts `credential` as a TGT: `R` for
