@@ -289,18 +289,11 @@ impl<'i, 'o> Kinit<'i, 'o> {
     }
 
     fn as_options(&mut self, me: &Principal) -> Outcome<AsOptions> {
-        let realm = Some(me.realm.as_str());
-        let config_values = (
-            self.config.ticket_lifetime(realm),
-            self.config.renew_lifetime(realm),
-            self.config.forwardable(realm),
-            self.config.proxiable(realm),
-        );
-        let (lifetime, renew_lifetime, forwardable, proxiable) = match config_values {
-            (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
-            (Err(error), ..) | (_, Err(error), ..) | (_, _, Err(error), _) | (.., Err(error)) => {
-                return self.fail(format!("{error} while getting initial credentials"))
-            }
+        // krb5.conf's defaults for the realm (lifetimes, flags and the
+        // renewable-ok bit of kdc_default_options), then the command line.
+        let defaults = match AsOptions::from_config(&self.config, &me.realm) {
+            Ok(defaults) => defaults,
+            Err(error) => return self.fail(format!("{error} while getting initial credentials")),
         };
 
         let service = match self.options.service.clone() {
@@ -312,17 +305,13 @@ impl<'i, 'o> Kinit<'i, 'o> {
             },
             None => None,
         };
-        let renew_lifetime = self
-            .options
-            .renewable_lifetime
-            .or((!renew_lifetime.is_zero()).then_some(renew_lifetime));
-        let defaults = AsOptions::default();
+        let renew_lifetime = self.options.renewable_lifetime.or(defaults.renew_lifetime);
         Ok(AsOptions {
             service,
-            lifetime: self.options.lifetime.unwrap_or(lifetime),
+            lifetime: self.options.lifetime.unwrap_or(defaults.lifetime),
             renew_lifetime,
-            forwardable: self.options.forwardable.unwrap_or(forwardable),
-            proxiable: self.options.proxiable.unwrap_or(proxiable),
+            forwardable: self.options.forwardable.unwrap_or(defaults.forwardable),
+            proxiable: self.options.proxiable.unwrap_or(defaults.proxiable),
             include_pac: self.options.request_pac.or(defaults.include_pac),
             ..defaults
         })
