@@ -1,7 +1,7 @@
-//! The SPKM-3 mechanism (RFC 2847) as rgssd knows it: by name and OID only.
+//! The SPKM-3 mechanism (RFC 2847), recognised by name and OID only.
 //!
-//! Linux kernels since 2.6.31 no longer import SPKM-3 contexts and no Linux
-//! kernel since 5.10 creates `spkm3` pipes, so rgssd recognises the mechanism
+//! Linux 5.10 and later have no SPKM-3 mechanism, so they neither create
+//! `spkm3` pipes nor import SPKM-3 contexts. rgssd recognises the mechanism
 //! and fails every request for it cleanly: an error downcall on the client
 //! side and an error reply on the server side, never a hang.
 
@@ -13,14 +13,14 @@ pub const OID: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x01, 0x03];
 
 /// The one result of every SPKM-3 request.
 pub const UNAVAILABLE: &str =
-    "the SPKM-3 mechanism is not implemented (no current Linux kernel imports SPKM-3 contexts); use sec=krb5, krb5i or krb5p";
+    "the SPKM-3 mechanism is not supported (Linux 5.10 and later have none); use sec=krb5, krb5i or krb5p";
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn oid_is_1_3_6_1_5_5_1_3() {
+    fn oid_bytes() {
         assert_eq!(OID, [0x2b, 0x06, 0x01, 0x05, 0x05, 0x01, 0x03]);
     }
 }

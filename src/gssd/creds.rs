@@ -18,7 +18,7 @@ use log::{debug, info};
 /// ticket is not used just before it runs out (rpc.gssd uses the same).
 pub const EXPIRY_MARGIN: u32 = 300;
 
-/// Why no credentials were found. `expired` marks the case where a cache
+/// A credential lookup failure. `expired` marks the case where a cache
 /// for the user existed but held no valid TGT, which the kernel reports to
 /// the user as EKEYEXPIRED.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +42,7 @@ impl std::fmt::Display for CredsError {
     }
 }
 
-/// Where machine and user credentials come from.
+/// The sources of machine and user credentials.
 #[derive(Debug, Clone)]
 pub struct CredsSettings {
     /// The keytab for machine credentials (`-k`).

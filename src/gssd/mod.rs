@@ -1,7 +1,7 @@
 //! `rgssd gssd` (also called as `rpc.gssd`): the client side. The kernel's
-//! RPC clients ask for RPCSEC_GSS contexts through upcalls in rpc_pipefs;
-//! the daemon finds credentials, runs the context creation with the NFS
-//! server and writes the context down to the kernel.
+//! RPC clients request RPCSEC_GSS contexts through upcalls in rpc_pipefs.
+//! For each, the daemon finds credentials, runs the context creation with
+//! the NFS server and writes the context down to the kernel.
 
 pub mod creds;
 pub mod pipefs;
@@ -338,7 +338,7 @@ async fn serve(options: Options, config: Arc<Config>) -> i32 {
     }
 }
 
-/// The local host's names: gethostname(2), canonicalized as krb5.conf says.
+/// Returns the local host's names: gethostname(2), canonicalized as krb5.conf sets.
 async fn local_host(config: &Config, locator: &Locator) -> LocalHost {
     let short = nix::unistd::gethostname()
         .ok()

@@ -38,7 +38,7 @@ pub struct UpcallLimits {
     pub cancel_timed_out: bool,
 }
 
-/// Which kind of pipe a reader serves.
+/// The kind of pipe a reader serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PipeKind {
     /// `gssd`: text upcalls.

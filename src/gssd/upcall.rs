@@ -181,7 +181,7 @@ impl Gssd {
         }
     }
 
-    /// The server's name for the target: the mount's name when it is a
+    /// Returns the server's name for the target: the mount's name when it is a
     /// dotted name, else the reverse lookup of its address.
     async fn server_name(&self, info: &ClientInfo) -> Result<String, UpcallError> {
         let is_address = info.server.parse::<IpAddr>().is_ok();

@@ -72,7 +72,7 @@ impl ContextDowncall<'_> {
 }
 
 impl std::fmt::Debug for ContextDowncall<'_> {
-    /// Omits the context, which holds the session key.
+    /// Omits the context, which contains the session key.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ContextDowncall")
             .field("uid", &self.uid)

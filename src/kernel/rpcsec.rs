@@ -135,7 +135,7 @@ impl ContextRecord<'_> {
 }
 
 impl std::fmt::Debug for ContextRecord<'_> {
-    /// Omits the context, which holds the session key.
+    /// Omits the context, which contains the session key.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ContextRecord")
             .field("handle", &hex::encode(self.handle))

@@ -26,7 +26,7 @@ pub struct Upcall {
 }
 
 /// An upcall parse failure. `uid` is set whenever the uid itself
-/// was readable, so that the daemon can still answer with an error downcall.
+/// was readable, so that the daemon can still send an error downcall.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpcallError {
     pub uid: Option<u32>,

@@ -20,7 +20,7 @@ pub use krb5::gss::status::major;
 pub use krb5_mech::Krb5Mechanism;
 pub use spkm3_mech::Spkm3Mechanism;
 
-/// What an initiator starts a context with.
+/// The inputs of an initiator's first step.
 #[derive(Debug, Clone)]
 pub struct InitiatorRequest<'a> {
     /// The service ticket for the target, obtained by the caller. The krb5
@@ -52,11 +52,11 @@ pub enum InitStep {
 pub trait SecurityContext: Send + std::fmt::Debug {
     /// Exports the context in the format the kernel imports.
     fn export(&self) -> Result<Zeroizing<Vec<u8>>, GssError>;
-    /// The context's end time, seconds since the epoch.
+    /// Returns the context's end time, seconds since the epoch.
     fn endtime(&self) -> u32;
-    /// The initiator's name.
+    /// Returns the initiator's name.
     fn initiator_name(&self) -> &Principal;
-    /// The acceptor's name.
+    /// Returns the acceptor's name.
     fn acceptor_name(&self) -> &Principal;
     /// Verifies the peer's MIC token over `message`.
     fn verify_mic(&self, message: &[u8], token: &[u8]) -> Result<(), GssError>;
@@ -94,9 +94,9 @@ pub use krb5::gss::acceptor::Rejected;
 
 /// A GSS-API mechanism.
 pub trait Mechanism: Send + Sync + std::fmt::Debug {
-    /// The DER content bytes of the mechanism's OID.
+    /// Returns the DER content bytes of the mechanism's OID.
     fn oid(&self) -> &'static [u8];
-    /// The kernel's name: the `mech=` value, the pipe name and the context
+    /// Returns the kernel's name: the `mech=` value, the pipe name and the context
     /// channel's mechanism field.
     fn name(&self) -> &'static str;
     /// Starts a context as initiator.
@@ -114,7 +114,7 @@ pub trait Mechanism: Send + Sync + std::fmt::Debug {
 static KRB5: Krb5Mechanism = Krb5Mechanism;
 static SPKM3: Spkm3Mechanism = Spkm3Mechanism;
 
-/// Every mechanism rgssd knows, krb5 first.
+/// Returns every mechanism rgssd implements, krb5 first.
 pub fn all() -> [&'static dyn Mechanism; 2] {
     [&KRB5, &SPKM3]
 }

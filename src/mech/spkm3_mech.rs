@@ -1,5 +1,5 @@
 //! The SPKM-3 stub behind the mechanism interface: every call fails with
-//! GSS_S_UNAVAILABLE and a message that says what to use instead.
+//! GSS_S_UNAVAILABLE and a message naming what to use instead.
 
 use krb5::gss::replay::ReplayCache;
 use krb5::gss::status::GssError;

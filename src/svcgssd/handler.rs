@@ -17,7 +17,7 @@ pub const INIT_REPLY_LIFETIME: i64 = 60;
 
 /// Context handles: four random bytes chosen at start, then a counter, so a
 /// restarted daemon does not reuse the handles of contexts that the kernel
-/// still holds (rpc.svcgssd restarts its counter at 1).
+/// still keeps (rpc.svcgssd restarts its counter at 1).
 #[derive(Debug)]
 pub struct HandleAllocator {
     prefix: [u8; 4],
@@ -47,10 +47,10 @@ impl HandleAllocator {
     }
 }
 
-/// What to write for one request, in this order: the context record (if
-/// any) to the context channel, then the reply to the init channel, because
-/// the kernel looks the new handle up in the context cache when it builds
-/// the reply.
+/// The records to write for one request. The context record (if any) goes
+/// to the context channel first, then the reply to the init channel. The
+/// kernel looks the new handle up in the context cache when it builds the
+/// reply, so the order matters.
 #[derive(Debug)]
 pub struct Response {
     pub context_record: Option<String>,
@@ -233,7 +233,7 @@ mod tests {
         }
     }
 
-    /// A request that Linux 6.12 wrote for MIT's rpc.gssd (machine
+    /// Returns a request that Linux 6.12 wrote for MIT's rpc.gssd (machine
     /// credentials of nfs/nfs.example.test).
     fn recorded_request() -> InitRequest {
         InitRequest::parse(include_bytes!(
