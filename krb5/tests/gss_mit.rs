@@ -211,17 +211,24 @@ fn service_principal() -> Principal {
     Principal::parse(SERVICE, Some(REALM)).unwrap()
 }
 
-/// Starts a realm whose keys, and so whose session keys, all have `enctype`.
-/// The service's keys go to the default keytab (KRB5_KTNAME) that MIT's
+/// Starts a realm whose keys, and so whose session keys, all have `enctype`,
+/// with extra `[libdefaults]` lines. The service's keys go to the default keytab (KRB5_KTNAME) that MIT's
 /// acceptor reads.
 fn start_kdc(enctype: i32, libdefaults: &[&str]) -> TestKdc {
     let name = enctype_name(enctype);
     let mut options = TestKdcOptions::new(REALM)
         .with_enctypes(&[enctype])
         .libdefault(&format!("default_tkt_enctypes = {name}"))
-        .libdefault(&format!("default_tgs_enctypes = {name}"))
         .user(USER, PASSWORD)
         .principal(PrincipalSpec::service(SERVICE).with_keytab("krb5.keytab"));
+    // A repeated relation would leave the value to the profile library's
+    // choice, so an override replaces the default line.
+    if !libdefaults
+        .iter()
+        .any(|line| line.starts_with("default_tgs_enctypes"))
+    {
+        options = options.libdefault(&format!("default_tgs_enctypes = {name}"));
+    }
     for line in libdefaults {
         options = options.libdefault(line);
     }
@@ -375,8 +382,13 @@ async fn our_initiator(
 }
 
 /// MIT's initiator (after MIT's kinit) against our acceptor. Returns our context.
-fn mit_initiator(enctype: i32, mutual: bool) -> EstablishedContext {
-    let kdc = start_kdc(enctype, &[]);
+fn mit_initiator(
+    enctype: i32,
+    mutual: bool,
+    allowed: &[i32],
+    libdefaults: &[&str],
+) -> EstablishedContext {
+    let kdc = start_kdc(enctype, libdefaults);
     mit_kinit(&kdc);
     let keytab = Keytab::load_path(kdc.keytab(SERVICE).unwrap()).unwrap();
     let service = service_principal();
@@ -390,7 +402,7 @@ fn mit_initiator(enctype: i32, mutual: bool) -> EstablishedContext {
     let token = peer.expect_hex("token");
     let options = AcceptorOptions {
         acceptor_name: Some(&service),
-        enctypes: &[],
+        enctypes: allowed,
         clockskew: 300,
         now: now(),
     };
@@ -416,7 +428,6 @@ fn mit_initiator(enctype: i32, mutual: bool) -> EstablishedContext {
     peer.wait();
 
     assert_lucid_agrees(&mit, &context);
-    assert_eq!(context.key.enctype(), enctype, "context key enctype");
     context
 }
 
@@ -451,8 +462,9 @@ macro_rules! interop_tests {
             $(
                 #[test]
                 fn $name() {
-                    let context = mit_initiator($enctype, true);
+                    let context = mit_initiator($enctype, true, &[], &[]);
                     assert!(context.acceptor_subkey);
+                    assert_eq!(context.key.enctype(), $enctype);
                 }
             )*
         }
@@ -462,8 +474,9 @@ macro_rules! interop_tests {
             $(
                 #[test]
                 fn $name() {
-                    let context = mit_initiator($enctype, false);
+                    let context = mit_initiator($enctype, false, &[], &[]);
                     assert!(!context.acceptor_subkey, "acceptor subkey without an AP-REP");
+                    assert_eq!(context.key.enctype(), $enctype);
                 }
             )*
         }
@@ -510,5 +523,32 @@ async fn ours_to_mit_negotiation_upgrade() {
     let session = enctype::AES256_CTS_HMAC_SHA1_96;
     let context = our_initiator(session, true, &OFFERED, &[permitted]).await;
     assert!(context.acceptor_subkey);
+    assert_eq!(context.key.enctype(), enctype::AES256_CTS_HMAC_SHA384_192);
+}
+
+/// MIT's initiator offers its `default_tgs_enctypes` (here
+/// aes256-cts-hmac-sha384-192, then aes256-cts-hmac-sha1-96) while the
+/// realm's keys, and so the session key, are aes256-cts-hmac-sha1-96.
+const MIT_OFFER: &str = "default_tgs_enctypes = aes256-cts-hmac-sha384-192 aes256-cts-hmac-sha1-96";
+
+/// Like MIT's acceptor, ours picks by its own preference order among the
+/// offered enctypes, so rpc.svcgssd's enctype list decides.
+#[test]
+fn mit_to_ours_negotiation_acceptor_order() {
+    let session = enctype::AES256_CTS_HMAC_SHA1_96;
+    let upgrade = enctype::AES256_CTS_HMAC_SHA384_192;
+
+    let context = mit_initiator(session, true, &[session, upgrade], &[MIT_OFFER]);
+    assert_eq!(context.key.enctype(), session);
+
+    let context = mit_initiator(session, true, &[upgrade, session], &[MIT_OFFER]);
+    assert_eq!(context.key.enctype(), upgrade);
+}
+
+/// With no enctype list, our acceptor takes the initiator's first offer.
+#[test]
+fn mit_to_ours_negotiation_initiator_order() {
+    let session = enctype::AES256_CTS_HMAC_SHA1_96;
+    let context = mit_initiator(session, true, &[], &[MIT_OFFER]);
     assert_eq!(context.key.enctype(), enctype::AES256_CTS_HMAC_SHA384_192);
 }

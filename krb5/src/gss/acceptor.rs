@@ -260,21 +260,27 @@ fn gss_checksum(authenticator: &Authenticator) -> Result<GssChecksum, String> {
     GssChecksum::decode(&cksum.checksum).map_err(|e| format!("invalid 0x8003 checksum: {e}"))
 }
 
-/// Picks the context enctype: the first enctype of the initiator's RFC 4537
-/// list that the acceptor allows and implements, else the initiator's key's.
+/// Picks the context enctype from the initiator's RFC 4537 list: the first
+/// of `allowed` that was offered, as MIT's acceptor picks by its own
+/// preference order, or with `allowed` empty the first offered enctype we
+/// implement. Without an offer in common, the initiator's key's enctype.
 fn negotiate_enctype(
     authenticator: &Authenticator,
     allowed: &[i32],
     fallback: i32,
 ) -> Result<i32, String> {
-    let permitted = |e: i32| {
-        crypto::is_supported(e)
-            && !crypto::is_weak(e)
-            && (allowed.is_empty() || allowed.contains(&e))
-    };
+    let usable = |e: i32| crypto::is_supported(e) && !crypto::is_weak(e);
 
     if let Some(offered) = offered_enctypes(authenticator) {
-        if let Some(e) = offered.into_iter().find(|e| permitted(*e)) {
+        let chosen = if allowed.is_empty() {
+            offered.into_iter().find(|e| usable(*e))
+        } else {
+            allowed
+                .iter()
+                .copied()
+                .find(|e| usable(*e) && offered.contains(e))
+        };
+        if let Some(e) = chosen {
             return Ok(e);
         }
     }

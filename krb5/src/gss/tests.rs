@@ -322,3 +322,42 @@ fn no_mutual_rejects_disallowed_session_enctype() {
         rejected.error
     );
 }
+
+#[test]
+fn enctype_negotiation_follows_acceptor_preference() {
+    let (realm, service_key) = realm(enctype::AES256_CTS_HMAC_SHA1_96);
+    let offered = [20, 19, 18, 17];
+    let cases: [(&[i32], i32); 4] = [
+        (&[], 20),
+        (&[18, 20], 18),
+        (&[17, 19], 17),
+        (&[26, 19, 20], 19),
+    ];
+    for (allowed, expected) in cases {
+        let ticket = mint_ticket(&realm, &service_key, 18, NOW + 3600);
+        let options = InitiatorOptions {
+            flags: RPCSEC_GSS_FLAGS,
+            enctypes: &offered,
+            now: (NOW, 0),
+        };
+        let InitStep::ContinueNeeded(pending, token) = init_sec_context(&ticket, &options).unwrap()
+        else {
+            panic!("mutual authentication must need a reply");
+        };
+        let accepted = accept_sec_context(
+            &realm.keytab,
+            &ReplayCache::new(),
+            &acceptor_options(allowed),
+            &token,
+        )
+        .map_err(|r| r.error)
+        .unwrap();
+        assert_eq!(
+            accepted.context.key.enctype(),
+            expected,
+            "allowed {allowed:?}"
+        );
+        let initiator = pending.complete(&accepted.output_token).unwrap();
+        assert_eq!(initiator.key, accepted.context.key, "allowed {allowed:?}");
+    }
+}
