@@ -45,16 +45,15 @@ fn peer_program() -> &'static Path {
     static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
     PROGRAM.get_or_init(|| {
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mit_gss_peer.c");
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("mit-gss-peer-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-        let program = dir.join("mit_gss_peer");
+        let program = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mit_gss_peer");
+        // Each process builds its own file and renames it into place, so
+        // concurrent test runs never execute a half-written program.
+        let building = program.with_extension(std::process::id().to_string());
 
         let output = Command::new("cc")
             .arg("-Wall")
             .arg("-o")
-            .arg(&program)
+            .arg(&building)
             .arg(&source)
             .args(["-lgssapi_krb5", "-lkrb5"])
             .output()
@@ -72,6 +71,13 @@ fn peer_program() -> &'static Path {
             source.display(),
             String::from_utf8_lossy(&output.stderr)
         );
+        std::fs::rename(&building, &program).unwrap_or_else(|e| {
+            panic!(
+                "cannot rename {} to {}: {e}",
+                building.display(),
+                program.display()
+            )
+        });
         program
     })
 }
