@@ -201,30 +201,40 @@ pub fn accept_sec_context(
         != 0
         || checksum.flags & flags::MUTUAL != 0;
 
-    // The context key: a fresh acceptor subkey of the negotiated enctype.
+    // The context key: with mutual authentication, a fresh acceptor subkey
+    // of the negotiated enctype, sent in the AP-REP.
     let initiator_subkey = authenticator.subkey.as_ref().map(convert::key);
-    let base = initiator_subkey.as_ref().unwrap_or(&session_key);
-    let enctype = negotiate_enctype(&authenticator, options.enctypes, base.enctype())
-        .map_err(|message| GssError::new(major::FAILURE, 0, message))?;
-    let acceptor_subkey = Key::random(enctype)
-        .map_err(|e| GssError::new(major::FAILURE, 0, format!("cannot make a subkey: {e}")))?;
-    let seq_send = random_seq()?;
-
-    let output_token = if mutual {
-        ap_rep_token(&session_key, &authenticator, &acceptor_subkey, seq_send)?
+    let seq_recv = authenticator.seq_number.unwrap_or(0);
+    let (key, acceptor_subkey, seq_send, output_token) = if mutual {
+        let base = initiator_subkey.as_ref().unwrap_or(&session_key);
+        let enctype = negotiate_enctype(&authenticator, options.enctypes, base.enctype())
+            .map_err(|message| GssError::new(major::FAILURE, 0, message))?;
+        let subkey = Key::random(enctype)
+            .map_err(|e| GssError::new(major::FAILURE, 0, format!("cannot make a subkey: {e}")))?;
+        let seq_send = random_seq()?;
+        let token = ap_rep_token(&session_key, &authenticator, &subkey, seq_send)?;
+        (subkey, true, seq_send, token)
     } else {
-        Vec::new()
+        // Without an AP-REP the initiator learns no acceptor subkey or
+        // sequence number, so the base key is the initiator's subkey (else
+        // the session key), and, as MIT's acceptor does, our sequence
+        // numbers continue from the initiator's.
+        let key = initiator_subkey.unwrap_or_else(|| session_key.clone());
+        check_enctype_allowed(key.enctype(), options.enctypes)
+            .map_err(|message| GssError::new(major::FAILURE, 0, message))?;
+        (key, false, seq_recv, Vec::new())
     };
+
     let context_flags = (checksum.flags & !flags::DELEG) | flags::CONF | flags::INTEG;
     let context = EstablishedContext {
         initiator: false,
         initiator_name: client,
         acceptor_name: server,
-        key: acceptor_subkey,
-        acceptor_subkey: true,
+        key,
+        acceptor_subkey,
         flags: context_flags,
         seq_send: u64::from(seq_send),
-        seq_recv: u64::from(authenticator.seq_number.unwrap_or(0)),
+        seq_recv: u64::from(seq_recv),
         endtime: time::to_u32(&ticket.end_time),
     };
     Ok(Accepted {
@@ -250,21 +260,27 @@ fn gss_checksum(authenticator: &Authenticator) -> Result<GssChecksum, String> {
     GssChecksum::decode(&cksum.checksum).map_err(|e| format!("invalid 0x8003 checksum: {e}"))
 }
 
-/// Picks the context enctype: the first enctype of the initiator's RFC 4537
-/// list that the acceptor allows and implements, else the initiator's key's.
+/// Picks the context enctype from the initiator's RFC 4537 list: the first
+/// of `allowed` that was offered, as MIT's acceptor picks by its own
+/// preference order, or with `allowed` empty the first offered enctype we
+/// implement. Without an offer in common, the initiator's key's enctype.
 fn negotiate_enctype(
     authenticator: &Authenticator,
     allowed: &[i32],
     fallback: i32,
 ) -> Result<i32, String> {
-    let permitted = |e: i32| {
-        crypto::is_supported(e)
-            && !crypto::is_weak(e)
-            && (allowed.is_empty() || allowed.contains(&e))
-    };
+    let usable = |e: i32| crypto::is_supported(e) && !crypto::is_weak(e);
 
     if let Some(offered) = offered_enctypes(authenticator) {
-        if let Some(e) = offered.into_iter().find(|e| permitted(*e)) {
+        let chosen = if allowed.is_empty() {
+            offered.into_iter().find(|e| usable(*e))
+        } else {
+            allowed
+                .iter()
+                .copied()
+                .find(|e| usable(*e) && offered.contains(e))
+        };
+        if let Some(e) = chosen {
             return Ok(e);
         }
     }
@@ -273,6 +289,17 @@ fn negotiate_enctype(
     }
     Err(format!(
         "no common enctype: the initiator's key is enctype {fallback}, and the allowed enctypes are {allowed:?}"
+    ))
+}
+
+/// Checks that the context key's enctype, which no AP-REP can change, is
+/// implemented and allowed.
+fn check_enctype_allowed(enctype: i32, allowed: &[i32]) -> Result<(), String> {
+    if crypto::is_supported(enctype) && (allowed.is_empty() || allowed.contains(&enctype)) {
+        return Ok(());
+    }
+    Err(format!(
+        "the initiator's key is enctype {enctype}, which is not among the allowed enctypes {allowed:?}, and without mutual authentication no other can be chosen"
     ))
 }
 

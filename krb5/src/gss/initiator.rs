@@ -160,7 +160,9 @@ pub fn init_sec_context(
         enctypes: options.enctypes.to_vec(),
     };
     if context_flags & flags::MUTUAL == 0 {
-        let context = pending.established(None, 0);
+        // With no AP-REP, the acceptor's sequence numbers continue from ours,
+        // as MIT's acceptor sets them.
+        let context = pending.established(None, seq_send);
         return Ok(InitStep::Complete(Box::new(context), output));
     }
     Ok(InitStep::ContinueNeeded(Box::new(pending), output))

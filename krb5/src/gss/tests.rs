@@ -5,6 +5,7 @@ use rasn::types::Integer;
 use rasn_kerberos::{EncTicketPart, EncryptedData, Ticket, TicketFlags, TransitedEncoding};
 
 use super::acceptor::{accept_sec_context, AcceptorOptions};
+use super::checksum;
 use super::initiator::{init_sec_context, InitStep, InitiatorOptions, RPCSEC_GSS_FLAGS};
 use super::replay::ReplayCache;
 use crate::credentials::Credential;
@@ -251,5 +252,112 @@ fn tampered_tokens_never_authenticate_others() {
             &token[..len]
         )
         .is_err());
+    }
+}
+
+#[test]
+fn round_trip_without_mutual_authentication() {
+    for e in [17, 18, 19, 20, 25, 26] {
+        let (realm, service_key) = realm(e);
+        let ticket = mint_ticket(&realm, &service_key, e, NOW + 3600);
+        let options = InitiatorOptions {
+            flags: RPCSEC_GSS_FLAGS & !checksum::flags::MUTUAL,
+            enctypes: &[20, 19, 18, 17],
+            now: (NOW, 0),
+        };
+        let InitStep::Complete(initiator, token) = init_sec_context(&ticket, &options).unwrap()
+        else {
+            panic!("a context without mutual authentication needs no reply");
+        };
+        let accepted = accept_sec_context(
+            &realm.keytab,
+            &ReplayCache::new(),
+            &acceptor_options(&[]),
+            &token,
+        )
+        .map_err(|r| r.error)
+        .unwrap();
+        let acceptor = accepted.context;
+
+        // No AP-REP can carry an acceptor subkey or sequence number, so
+        // both sides must use the initiator's subkey and sequence number.
+        assert!(accepted.output_token.is_empty(), "enctype {e}");
+        assert!(!acceptor.acceptor_subkey, "enctype {e}");
+        assert!(!initiator.acceptor_subkey, "enctype {e}");
+        assert_eq!(acceptor.key, initiator.key, "enctype {e}");
+        assert_eq!(acceptor.key.enctype(), e);
+        assert_eq!(acceptor.seq_recv, initiator.seq_send);
+        assert_eq!(acceptor.seq_send, initiator.seq_send);
+        assert_eq!(initiator.seq_recv, initiator.seq_send);
+
+        let mic = acceptor.get_mic(acceptor.seq_send, b"reply").unwrap();
+        assert_eq!(initiator.verify_mic(b"reply", &mic), Ok(initiator.seq_recv));
+        let mic = initiator.get_mic(initiator.seq_send, b"call").unwrap();
+        assert_eq!(acceptor.verify_mic(b"call", &mic), Ok(acceptor.seq_recv));
+    }
+}
+
+#[test]
+fn no_mutual_rejects_disallowed_session_enctype() {
+    let (realm, service_key) = realm(18);
+    let ticket = mint_ticket(&realm, &service_key, 17, NOW + 3600);
+    let options = InitiatorOptions {
+        flags: RPCSEC_GSS_FLAGS & !checksum::flags::MUTUAL,
+        enctypes: &[],
+        now: (NOW, 0),
+    };
+    let InitStep::Complete(_, token) = init_sec_context(&ticket, &options).unwrap() else {
+        panic!("a context without mutual authentication needs no reply");
+    };
+    let rejected = accept_sec_context(
+        &realm.keytab,
+        &ReplayCache::new(),
+        &acceptor_options(&[18]),
+        &token,
+    )
+    .unwrap_err();
+    assert!(
+        rejected.error.message.contains("enctype 17"),
+        "{}",
+        rejected.error
+    );
+}
+
+#[test]
+fn enctype_negotiation_follows_acceptor_preference() {
+    let (realm, service_key) = realm(enctype::AES256_CTS_HMAC_SHA1_96);
+    let offered = [20, 19, 18, 17];
+    let cases: [(&[i32], i32); 4] = [
+        (&[], 20),
+        (&[18, 20], 18),
+        (&[17, 19], 17),
+        (&[26, 19, 20], 19),
+    ];
+    for (allowed, expected) in cases {
+        let ticket = mint_ticket(&realm, &service_key, 18, NOW + 3600);
+        let options = InitiatorOptions {
+            flags: RPCSEC_GSS_FLAGS,
+            enctypes: &offered,
+            now: (NOW, 0),
+        };
+        let InitStep::ContinueNeeded(pending, token) = init_sec_context(&ticket, &options).unwrap()
+        else {
+            panic!("mutual authentication must need a reply");
+        };
+        let accepted = accept_sec_context(
+            &realm.keytab,
+            &ReplayCache::new(),
+            &acceptor_options(allowed),
+            &token,
+        )
+        .map_err(|r| r.error)
+        .unwrap();
+        assert_eq!(
+            accepted.context.key.enctype(),
+            expected,
+            "allowed {allowed:?}"
+        );
+        let initiator = pending.complete(&accepted.output_token).unwrap();
+        assert_eq!(initiator.key, accepted.context.key, "allowed {allowed:?}");
     }
 }
