@@ -25,7 +25,9 @@ pub fn level_for(verbosity: u8) -> LevelFilter {
 }
 
 /// Installs the logger once per process; later calls only change the level.
-pub fn init(program: &str, verbosity: u8, foreground: bool) {
+/// Returns true if messages go to syslog, so that a caller can also print a
+/// startup failure on its terminal.
+pub fn init(program: &str, verbosity: u8, foreground: bool) -> bool {
     let syslog = if foreground {
         None
     } else {
@@ -34,12 +36,14 @@ pub fn init(program: &str, verbosity: u8, foreground: bool) {
             .ok()
             .map(Mutex::new)
     };
+    let to_syslog = syslog.is_some();
     let logger = Logger {
         program: program.to_string(),
         syslog,
     };
     let _ = log::set_boxed_logger(Box::new(logger));
     log::set_max_level(level_for(verbosity));
+    to_syslog
 }
 
 impl Log for Logger {

@@ -215,7 +215,7 @@ pub fn parse_args(
             OptionId::Short('D') => options.always_reverse_resolve = true,
             OptionId::Short('H') => options.set_home = false,
             OptionId::Short('C') => options.cancel_timed_out = true,
-            OptionId::Short('h') => errors.push(USAGE.to_string()),
+            OptionId::Short('h') => errors.push(String::new()),
             _ => {}
         }
     }
@@ -242,14 +242,15 @@ pub fn run(invocation: &mut Invocation<'_>) -> i32 {
     let (options, mut warnings) = match parse_args(&program, &invocation.args, base) {
         Ok(parsed) => parsed,
         Err(errors) => {
-            for e in errors {
+            // `-h` adds an empty entry: only the usage is printed for it.
+            for e in errors.iter().filter(|e| !e.is_empty()) {
                 let _ = writeln!(invocation.stderr, "{e}");
             }
             let _ = writeln!(invocation.stderr, "{USAGE}");
             return FAILURE;
         }
     };
-    crate::logging::init(&program, options.verbosity, options.foreground);
+    let _ = crate::logging::init(&program, options.verbosity, options.foreground);
     warnings.extend(conf_warnings);
     for w in warnings {
         warn!("{w}");

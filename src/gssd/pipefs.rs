@@ -71,6 +71,12 @@ pub async fn watch(root: PathBuf, gssd: Arc<Gssd>, limits: UpcallLimits) -> io::
     let mut watched: HashMap<PathBuf, ()> = HashMap::new();
     let pipe_closed = Arc::new(Notify::new());
 
+    if !root.is_dir() {
+        warn!(
+            "rpc_pipefs directory {} does not exist; mount rpc_pipefs there or set -p or [general] pipefs-directory in nfs.conf. Waiting for it",
+            root.display()
+        );
+    }
     info!("watching {}", root.display());
     loop {
         reconcile(

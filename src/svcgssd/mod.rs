@@ -96,7 +96,7 @@ pub fn parse_args(program: &str, args: &[String], base: Options) -> Result<Optio
                 options.any_principal = false;
             }
             (OptionId::Long("proc-dir"), Some(dir)) => options.proc_dir = PathBuf::from(dir),
-            (OptionId::Short('h'), _) => errors.push(USAGE.to_string()),
+            (OptionId::Short('h'), _) => errors.push(String::new()),
             _ => {}
         }
     }
@@ -121,14 +121,15 @@ pub fn run(invocation: &mut Invocation<'_>) -> i32 {
     let options = match parse_args(&program, &invocation.args, base) {
         Ok(options) => options,
         Err(errors) => {
-            for e in errors {
-                let _ = writeln_err(invocation, &e);
+            // `-h` adds an empty entry: only the usage is printed for it.
+            for e in errors.iter().filter(|e| !e.is_empty()) {
+                let _ = writeln_err(invocation, e);
             }
             let _ = writeln_err(invocation, USAGE);
             return FAILURE;
         }
     };
-    crate::logging::init(&program, options.verbosity, options.foreground);
+    let to_syslog = crate::logging::init(&program, options.verbosity, options.foreground);
     for warning in nfs_conf.warnings() {
         warn!("{warning}");
     }
@@ -137,7 +138,7 @@ pub fn run(invocation: &mut Invocation<'_>) -> i32 {
         Ok(server) => server,
         Err(message) => {
             error!("{message}");
-            if !options.foreground {
+            if to_syslog {
                 let _ = writeln_err(invocation, &format!("{program}: {message}"));
             }
             return FAILURE;
@@ -160,8 +161,9 @@ fn writeln_err(invocation: &mut Invocation<'_>, text: &str) -> std::io::Result<(
 fn build_server(options: &Options) -> Result<Server, String> {
     let config = Config::load().map_err(|e| format!("cannot load krb5.conf: {e}"))?;
     let keytab_name = defaults::keytab_name(&config).map_err(|e| e.to_string())?;
-    let keytab =
-        Keytab::load(&keytab_name).map_err(|e| format!("cannot read keytab {keytab_name}: {e}"))?;
+    let keytab = Keytab::load(&keytab_name).map_err(|e| {
+        format!("{e}; create the keytab with kadmin's ktadd, or name another with KRB5_KTNAME")
+    })?;
     if keytab.is_empty() {
         return Err(format!(
             "keytab {keytab_name} has no keys; add an nfs/HOST principal with ktadd"
