@@ -27,7 +27,7 @@ pub enum DecodeError {
 }
 
 /// A cursor over a byte slice. Multi-byte integers are big-endian unless a
-/// method says otherwise.
+/// method's name or documentation states otherwise.
 #[derive(Debug, Clone)]
 pub struct Reader<'a> {
     data: &'a [u8],

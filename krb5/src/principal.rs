@@ -122,7 +122,7 @@ impl Principal {
         self.components.len() == 2 && self.components[0] == "krbtgt"
     }
 
-    /// Compares names and realms, ignoring the name type, as RFC 4120 §6.2 asks.
+    /// Compares names and realms, ignoring the name type, as RFC 4120 §6.2 specifies.
     pub fn same_name(&self, other: &Principal) -> bool {
         self.components == other.components && self.realm == other.realm
     }

@@ -241,14 +241,7 @@ pub fn run(invocation: &mut Invocation<'_>) -> i32 {
     let base = Options::from_nfs_conf(&nfs_conf, &mut conf_warnings);
     let (options, mut warnings) = match parse_args(&program, &invocation.args, base) {
         Ok(parsed) => parsed,
-        Err(errors) => {
-            // `-h` adds an empty entry: only the usage is printed for it.
-            for e in errors.iter().filter(|e| !e.is_empty()) {
-                let _ = writeln!(invocation.stderr, "{e}");
-            }
-            let _ = writeln!(invocation.stderr, "{USAGE}");
-            return FAILURE;
-        }
+        Err(errors) => return invocation.usage_failure(&errors, USAGE),
     };
     let _ = crate::logging::init(&program, options.verbosity, options.foreground);
     warnings.extend(conf_warnings);

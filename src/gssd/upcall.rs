@@ -21,7 +21,7 @@ use super::creds::{self, CredsError, CredsSettings, LocalHost, MachineCache, EXP
 use crate::kernel::downcall::{errno, ContextDowncall};
 use crate::kernel::info::ClientInfo;
 use crate::kernel::upcall::Upcall;
-use crate::mech::{self, InitStep, InitiatorRequest};
+use crate::mech::{self, now, InitStep, InitiatorRequest};
 use crate::rpc::gss_init::{decode_reply, GssProc, InitCall};
 use crate::rpc::transport::{self, Protocol};
 
@@ -77,16 +77,6 @@ impl From<CredsError> for UpcallError {
             message: e.message,
         }
     }
-}
-
-fn now() -> (i64, u32) {
-    let elapsed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    (
-        i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX),
-        elapsed.subsec_micros(),
-    )
 }
 
 fn now_u32() -> u32 {

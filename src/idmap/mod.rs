@@ -24,7 +24,7 @@ pub enum IdmapError {
 
 /// A principal-to-identity mapping. A principal that maps to no local user
 /// gets [`Identity::unmapped`], which the kernel turns into the export's
-/// anonymous ids; an error instead fails the context with GSS_S_BAD_NAME.
+/// anonymous ids. An error instead fails the context with GSS_S_BAD_NAME.
 pub trait IdentityMapper: Send + Sync {
     fn map(&self, principal: &Principal) -> Result<Identity, IdmapError>;
 }

@@ -14,7 +14,7 @@ pub fn push_hex(line: &mut String, bytes: &[u8]) {
     line.reserve(3 + 2 * bytes.len());
     line.push_str("\\x");
     for b in bytes {
-        // Writing to a String cannot fail.
+        // fmt::Write for String returns Ok for every write.
         let _ = write!(line, "{b:02x}");
     }
     line.push(' ');

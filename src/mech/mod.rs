@@ -111,6 +111,18 @@ pub trait Mechanism: Send + Sync + std::fmt::Debug {
     ) -> Result<Accepted, Rejected>;
 }
 
+/// Returns the current time as the mechanism options take it: seconds and
+/// microseconds since the epoch.
+pub fn now() -> (i64, u32) {
+    let elapsed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (
+        i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX),
+        elapsed.subsec_micros(),
+    )
+}
+
 static KRB5: Krb5Mechanism = Krb5Mechanism;
 static SPKM3: Spkm3Mechanism = Spkm3Mechanism;
 

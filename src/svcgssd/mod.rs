@@ -11,7 +11,7 @@ pub mod handler;
 
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use krb5::config::Config;
 use krb5::gss::replay::ReplayCache;
@@ -120,14 +120,7 @@ pub fn run(invocation: &mut Invocation<'_>) -> i32 {
     let base = Options::from_nfs_conf(&nfs_conf);
     let options = match parse_args(&program, &invocation.args, base) {
         Ok(options) => options,
-        Err(errors) => {
-            // `-h` adds an empty entry: only the usage is printed for it.
-            for e in errors.iter().filter(|e| !e.is_empty()) {
-                let _ = writeln_err(invocation, e);
-            }
-            let _ = writeln_err(invocation, USAGE);
-            return FAILURE;
-        }
+        Err(errors) => return invocation.usage_failure(&errors, USAGE),
     };
     let to_syslog = crate::logging::init(&program, options.verbosity, options.foreground);
     for warning in nfs_conf.warnings() {
@@ -243,16 +236,6 @@ fn kernel_enctypes(proc_dir: &std::path::Path) -> Vec<i32> {
     Vec::new()
 }
 
-fn now() -> (i64, u32) {
-    let elapsed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    (
-        i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX),
-        elapsed.subsec_micros(),
-    )
-}
-
 /// Reads requests forever and hands them to a pool of workers.
 fn serve(server: Arc<Server>, channels: &Channels) -> i32 {
     let (sender, receiver) = mpsc::sync_channel::<Vec<u8>>(WORKERS * 4);
@@ -336,7 +319,7 @@ fn worker(
             parsed.token.len()
         );
 
-        let response = server.handle(&parsed, now());
+        let response = server.handle(&parsed, crate::mech::now());
         if response.failed {
             warn!("{}", response.summary);
         } else {

@@ -76,13 +76,7 @@ pub fn parse_args(program: &str, args: &[String]) -> Result<KdestroyOptions, Vec
 pub fn run(invocation: &mut Invocation<'_>) -> i32 {
     let options = match parse_args(&invocation.program, &invocation.args) {
         Ok(options) => options,
-        Err(errors) => {
-            for error in errors {
-                let _ = writeln!(invocation.stderr, "{error}");
-            }
-            let _ = invocation.stderr.write_all(USAGE.as_bytes());
-            return FAILURE;
-        }
+        Err(errors) => return invocation.usage_failure(&errors, USAGE),
     };
     let Some(config) = load_config(invocation) else {
         return FAILURE;

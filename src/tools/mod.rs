@@ -35,6 +35,19 @@ impl Invocation<'_> {
     pub fn error(&mut self, message: impl std::fmt::Display) {
         let _ = writeln!(self.stderr, "{}: {message}", self.program);
     }
+
+    /// Writes each non-empty error line and then `usage` to stderr, and
+    /// returns [`FAILURE`]. An empty entry (from `-h`) prints only the usage.
+    pub fn usage_failure(&mut self, errors: &[String], usage: &str) -> i32 {
+        for error in errors.iter().filter(|e| !e.is_empty()) {
+            let _ = writeln!(self.stderr, "{error}");
+        }
+        let _ = self.stderr.write_all(usage.as_bytes());
+        if !usage.ends_with('\n') {
+            let _ = self.stderr.write_all(b"\n");
+        }
+        FAILURE
+    }
 }
 
 /// Loads krb5.conf (KRB5_CONFIG, else /etc/krb5.conf), or prints why it

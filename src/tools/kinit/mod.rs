@@ -24,11 +24,7 @@ pub fn run(invocation: &mut Invocation<'_>) -> i32 {
         let _ = writeln!(invocation.stderr, "{warning}");
     }
     if !outcome.errors.is_empty() {
-        for error in &outcome.errors {
-            let _ = writeln!(invocation.stderr, "{error}");
-        }
-        let _ = invocation.stderr.write_all(USAGE.as_bytes());
-        return FAILURE;
+        return invocation.usage_failure(&outcome.errors, USAGE);
     }
 
     match Kinit::new(invocation, outcome.options).and_then(|mut kinit| kinit.run()) {
