@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod gssd;
+pub mod gssproxy;
 pub mod idmap;
 pub mod kernel;
 pub mod logging;
