@@ -114,7 +114,9 @@ pub struct Ctx {
     pub mech: Vec<u8>,
     pub src_name: Name,
     pub targ_name: Name,
-    /// The context's expiry, seconds since the epoch.
+    /// Seconds the context stays valid. gss_proxy.x calls it a time since
+    /// the epoch, but gssproxy sends the remaining lifetime, and the kernel
+    /// ignores it in favour of the lucid context's end time.
     pub lifetime: u64,
     pub ctx_flags: u64,
     pub locally_initiated: bool,

@@ -4,3 +4,4 @@
 //! carries tokens of any size, so tickets with a large PAC work.
 
 pub mod gssx;
+pub mod service;
