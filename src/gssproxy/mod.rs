@@ -4,4 +4,5 @@
 //! carries tokens of any size, so tickets with a large PAC work.
 
 pub mod gssx;
+pub mod mode;
 pub mod service;
