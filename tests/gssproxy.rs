@@ -70,6 +70,11 @@ impl Setup {
 
     /// Starts `rgssd svcgssd` in the foreground with `mode`.
     fn start(&self, mode: &str) -> Daemon {
+        self.start_with_log(mode, "daemon.log")
+    }
+
+    /// Starts `rgssd svcgssd` with `mode`, logging to `log` in the directory.
+    fn start_with_log(&self, mode: &str, log: &str) -> Daemon {
         let child = Command::new(env!("CARGO_BIN_EXE_rgssd"))
             .args(["svcgssd", "-f", "-vvv", "-n", "--mode", mode, "--proc-dir"])
             .arg(self.dir.join("proc"))
@@ -82,12 +87,12 @@ impl Setup {
             )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(self.dir.join("daemon.log")).unwrap())
+            .stderr(std::fs::File::create(self.dir.join(log)).unwrap())
             .spawn()
             .unwrap();
         Daemon {
             child,
-            log: self.dir.join("daemon.log"),
+            log: self.dir.join(log),
         }
     }
 }
@@ -379,6 +384,22 @@ fn proxy_mode_waits_for_control_file() {
     std::fs::write(setup.control(), "-1\n").unwrap();
     wait_for_file(&setup.control(), "1\n");
     daemon.wait_for_log("the kernel sends RPCSEC_GSS context requests to");
+}
+
+#[test]
+fn second_server_on_socket_exits() {
+    let setup = Setup::new("second", Some("-1\n"));
+    let first = setup.start("proxy");
+    first.wait_for_log("the kernel sends RPCSEC_GSS context requests to");
+
+    let mut second = setup.start_with_log("auto", "second.log");
+    let status = second.child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        second.log().contains("another server is listening on"),
+        "{}",
+        second.log()
+    );
 }
 
 #[test]

@@ -71,6 +71,11 @@ pub fn run(server: &Arc<Server>, options: &Options) -> Option<i32> {
 async fn serve_socket(server: Arc<Server>, socket: &Path, control: &Path) -> Option<i32> {
     let listener = match service::bind_socket(socket) {
         Ok(listener) => listener,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            // gssproxy, or another svcgssd, serves the kernel already.
+            error!("{e}");
+            return Some(FAILURE);
+        }
         Err(e) => {
             error!(
                 "cannot listen on {}: {e}; serving the procfs channel",
