@@ -1,5 +1,5 @@
 //! Live interoperability of our GSS-API krb5 mechanism with MIT's
-//! libgssapi_krb5, through the C peer `mit_gss_peer.c` and an MIT KDC
+//! libgssapi_krb5, through the C peer `gss_peer/peer.c` and an MIT KDC
 //! started by `testkdc`, for every strong enctype in both directions, with
 //! and without mutual authentication.
 //!
@@ -44,7 +44,7 @@ const MIT_MESSAGE: &[u8] = b"signed by MIT libgssapi_krb5";
 fn peer_program() -> &'static Path {
     static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
     PROGRAM.get_or_init(|| {
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mit_gss_peer.c");
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gss_peer/peer.c");
         let program = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mit_gss_peer");
         // Each process builds its own file and renames it into place, so
         // concurrent test runs never execute a half-written program.
