@@ -59,10 +59,10 @@ impl fmt::Display for Library {
 }
 
 impl Library {
-    /// The first sequence number of the peer's acceptor when it sends no
-    /// AP-REP, which then never tells the initiator its choice. MIT's
-    /// acceptor continues from the initiator's number, and Heimdal's
-    /// (7.8) starts from 0.
+    /// Returns the first sequence number of the peer's acceptor when it
+    /// sends no AP-REP, the only message that could carry the number. MIT's
+    /// acceptor continues from the initiator's number, and Heimdal's (7.8)
+    /// starts from 0.
     pub fn acceptor_seq_without_ap_rep(self, initiator_seq: u64) -> u64 {
         match self {
             Library::Mit => initiator_seq,
@@ -70,8 +70,8 @@ impl Library {
         }
     }
 
-    /// The recv_seq of the peer initiator's lucid export when no AP-REP
-    /// came back. MIT's initiator expects the acceptor to continue from the
+    /// Returns the recv_seq of the peer initiator's lucid export when no
+    /// AP-REP came back. MIT's initiator expects the acceptor to continue from the
     /// initiator's number, and Heimdal's (7.8) leaves the field 0 because it
     /// never sets the remote sequence number of its krb5_auth_context.
     pub fn initiator_recv_seq_without_ap_rep(self, initiator_seq: u64) -> u64 {
@@ -81,7 +81,7 @@ impl Library {
         }
     }
 
-    /// The Debian package with the headers and link libraries.
+    /// Returns the Debian package with the headers and link libraries.
     fn package(self) -> &'static str {
         match self {
             Library::Mit => "libkrb5-dev",
@@ -89,7 +89,7 @@ impl Library {
         }
     }
 
-    /// The compiler and linker arguments that select this library.
+    /// Returns the compiler and linker arguments that select this library.
     fn build_args(self) -> Vec<String> {
         match self {
             Library::Mit => vec!["-lgssapi_krb5".to_string(), "-lkrb5".to_string()],
@@ -463,7 +463,7 @@ pub fn assert_lucid_agrees(
     assert_ne!(exported.flags & lucid::FLAG_CFX, 0, "our lucid CFX flag");
 }
 
-/// Our initiator against the peer's acceptor. Returns our context.
+/// Runs our initiator against the peer's acceptor and returns our context.
 pub async fn our_initiator(
     library: Library,
     enctype: i32,
@@ -539,7 +539,8 @@ pub async fn our_initiator(
     context
 }
 
-/// The peer's initiator (after MIT's kinit) against our acceptor. Returns our context.
+/// Runs the peer's initiator (after MIT's kinit) against our acceptor and
+/// returns our context.
 pub fn peer_initiator(
     library: Library,
     enctype: i32,
