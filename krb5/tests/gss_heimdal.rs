@@ -20,8 +20,10 @@
 //! - Its initiator sends an RFC 4537 AD-ETYPE-NEGOTIATION list, which is
 //!   its `default_etypes`, inside AD-IF-RELEVANT.
 //! - Its acceptor takes the first enctype in the initiator's list that it
-//!   implements, so the initiator's order decides. MIT's acceptor takes the
-//!   first of its own `permitted_enctypes` that was offered.
+//!   implements, so the initiator's order decides, and its own
+//!   `permitted_enctypes` and `default_etypes` do not limit the choice.
+//!   MIT's acceptor takes the first of its own `permitted_enctypes` that was
+//!   offered.
 //! - Without mutual authentication its acceptor starts its sequence numbers
 //!   at 0, and its initiator exports recv_seq 0, because no AP-REP carries
 //!   the acceptor's number. MIT continues from the initiator's number. The
@@ -344,4 +346,27 @@ async fn ours_to_heimdal_negotiation_skips_camellia() {
     let session = enctype::AES256_CTS_HMAC_SHA1_96;
     let context = gss_peer::our_initiator(HEIMDAL, session, true, &offered, &[]).await;
     assert_eq!(context.key.enctype(), enctype::AES128_CTS_HMAC_SHA1_96);
+}
+
+/// Heimdal's acceptor takes our first offer even where its own
+/// `permitted_enctypes` or `default_etypes` leave that enctype out.
+#[tokio::test]
+async fn ours_to_heimdal_negotiation_ignores_acceptor_lists() {
+    let offered = [
+        enctype::AES256_CTS_HMAC_SHA384_192,
+        enctype::AES256_CTS_HMAC_SHA1_96,
+    ];
+    let session = enctype::AES256_CTS_HMAC_SHA1_96;
+    let sha1_lists = [
+        "permitted_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96",
+        "default_etypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96",
+    ];
+    for line in sha1_lists {
+        let context = gss_peer::our_initiator(HEIMDAL, session, true, &offered, &[line]).await;
+        assert_eq!(
+            context.key.enctype(),
+            enctype::AES256_CTS_HMAC_SHA384_192,
+            "with {line:?}"
+        );
+    }
 }
