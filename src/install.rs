@@ -76,9 +76,9 @@ pub const MAN_PAGES: &[(&str, &str)] = &[
     ("rpc.svcgssd.8", include_str!("../man/rpc.svcgssd.8")),
 ];
 
-/// Where the files go. `prefix` and `unit_dir` are the final paths, which
-/// the units and links name; `destdir`, when set, is prepended to every
-/// path written.
+/// The installation paths. `prefix` and `unit_dir` are the final paths,
+/// which the units and links name. `destdir`, when set, is prepended to
+/// every path written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
     pub prefix: PathBuf,
@@ -115,7 +115,7 @@ impl Layout {
     }
 }
 
-/// What a file is made from.
+/// The source of a file's content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Content {
     /// A copy of this file.

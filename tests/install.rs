@@ -262,7 +262,7 @@ fn units_match_nfs_common_dependencies() {
 }
 
 /// Runs `systemd-analyze verify` on the installed units in a root that also
-/// holds the nfs-common units they refer to, and with the installed man
+/// contains the nfs-common units they refer to, and with the installed man
 /// pages on MANPATH so that their Documentation= lines resolve.
 #[test]
 fn systemd_analyze_verifies_units() {

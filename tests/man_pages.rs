@@ -38,7 +38,7 @@ fn roff_options(short: &str, long: &[LongOption]) -> Vec<String> {
     options
 }
 
-/// Whether a macro line (`.B`, `.BI`, `.BR`) of `lines` names `option`
+/// Returns whether a macro line (`.B`, `.BI`, `.BR`) of `lines` names `option`
 /// as a whole word.
 fn documents(lines: &[&str], option: &str) -> bool {
     lines

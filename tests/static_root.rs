@@ -1,9 +1,9 @@
-//! The static binary in an empty root: chroot(8) into a directory that holds
-//! only the binary and the files it reads (hosts, resolv.conf, passwd,
-//! group, krb5.conf, idmapd.conf and a keytab), with no libc, no NSS module
-//! and no /proc, and check that it lists the keytab, looks up users and
-//! groups, gets tickets from an MIT KDC on 127.0.0.1 outside the root, and
-//! that svcgssd maps a client to its uid and groups.
+//! The static binary in an empty root. The tests chroot(8) into a directory
+//! that contains only the binary and the files it reads (hosts,
+//! resolv.conf, passwd, group, krb5.conf, idmapd.conf and a keytab), with
+//! no libc, no NSS module and no /proc. There the binary lists the keytab,
+//! looks up users and groups and gets tickets from an MIT KDC on 127.0.0.1
+//! outside the root, and svcgssd maps a client to its uid and groups.
 //!
 //! The binary is the one `RGSSD_STATIC_BINARY` names, which `.ci/run` sets
 //! after its static release build. The test needs root for chroot(2) and
@@ -91,7 +91,7 @@ impl Root {
         self.dir.path()
     }
 
-    /// A command running `/rgssd ARGS` inside the root, with an environment
+    /// Builds a command that runs `/rgssd ARGS` inside the root, with an environment
     /// that names only files inside it.
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(&self.chroot);
@@ -127,10 +127,10 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn assert_success(what: &str, output: &Output) {
+fn assert_success(step: &str, output: &Output) {
     assert!(
         output.status.success(),
-        "{what}: {}\nstdout:\n{}\nstderr:\n{}",
+        "{step}: {}\nstdout:\n{}\nstderr:\n{}",
         output.status,
         text(&output.stdout),
         text(&output.stderr)
@@ -257,9 +257,9 @@ impl Daemon {
 
 /// svcgssd in the empty root accepts alice's AP-REQ and writes a context
 /// with the uid and groups from the root's /etc/passwd and /etc/group. FIFOs
-/// stand in for the kernel's cache channels: the test writes the request
-/// line and reads the context record; the reply that the daemon writes back
-/// to the init FIFO is not checked here.
+/// take the place of the kernel's cache channels. The test writes the
+/// request line and reads the context record, but does not check the reply
+/// that the daemon writes back to the init FIFO.
 #[test]
 fn static_svcgssd_maps_user_in_empty_root() {
     let Some(binary) = static_binary() else {
