@@ -106,20 +106,7 @@ impl Root {
     }
 
     fn run(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        testkdc::output_with_stdin(&mut self.command(args), stdin.as_bytes()).unwrap()
     }
 }
 
@@ -137,23 +124,26 @@ fn assert_success(step: &str, output: &Output) {
     );
 }
 
-fn start_kdc() -> TestKdc {
-    TestKdc::start(
+/// Starts the KDC and builds the root for `test`, or returns `None` when
+/// the test is skipped. The KDC must outlive the root's commands.
+fn start(test: &str) -> Option<(TestKdc, Root)> {
+    let binary = static_binary()?;
+    let kdc = TestKdc::start(
         TestKdcOptions::new(REALM)
             .user("root", "root-password")
             .user("alice", "alice-password")
             .principal(PrincipalSpec::service(SERVICE)),
     )
-    .unwrap()
+    .unwrap();
+    let root = Root::new(test, &binary, &kdc);
+    Some((kdc, root))
 }
 
 #[test]
 fn static_binary_works_in_empty_root() {
-    let Some(binary) = static_binary() else {
+    let Some((_kdc, root)) = start("static-tools") else {
         return;
     };
-    let kdc = start_kdc();
-    let root = Root::new("static-tools", &binary, &kdc);
 
     let output = root.run(&["klist", "-k", "/etc/krb5.keytab"], "");
     assert_success("klist -k", &output);
@@ -262,11 +252,9 @@ impl Daemon {
 /// that the daemon writes back to the init FIFO.
 #[test]
 fn static_svcgssd_maps_user_in_empty_root() {
-    let Some(binary) = static_binary() else {
+    let Some((_kdc, root)) = start("static-svcgssd") else {
         return;
     };
-    let kdc = start_kdc();
-    let root = Root::new("static-svcgssd", &binary, &kdc);
 
     let cache = "FILE:/tmp/krb5cc_alice";
     let output = root.run(&["kinit", "-c", cache, "alice"], "alice-password\n");
