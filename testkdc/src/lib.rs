@@ -830,7 +830,8 @@ pub fn output_with_stdin(command: &mut Command, stdin: &[u8]) -> std::io::Result
         .stderr(Stdio::piped())
         .spawn()?;
     if let Some(mut pipe) = child.stdin.take() {
-        // A program may exit without reading its input; its status tells.
+        // A program may exit without reading its input (EPIPE here), and
+        // its exit status then reports what went wrong.
         let _ = pipe.write_all(stdin);
     }
     child.wait_with_output()
