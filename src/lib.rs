@@ -4,6 +4,7 @@
 pub mod config;
 pub mod gssd;
 pub mod idmap;
+pub mod install;
 pub mod kernel;
 pub mod logging;
 pub mod mech;
