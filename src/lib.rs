@@ -5,6 +5,7 @@ pub mod config;
 pub mod gssd;
 pub mod gssproxy;
 pub mod idmap;
+pub mod install;
 pub mod kernel;
 pub mod logging;
 pub mod mech;

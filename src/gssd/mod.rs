@@ -150,6 +150,9 @@ impl Options {
     }
 }
 
+/// The option letters the parser accepts, in getopt's syntax.
+pub const SHORT_OPTIONS: &str = "fvrmlnMp:k:d:t:T:R:DHU:Ch";
+
 const USAGE: &str = "usage: rpc.gssd [-f] [-M] [-n] [-v] [-r] [-p pipefsdir] [-k keytab] [-d ccachedir] [-t timeout] [-T timeout] [-U timeout] [-C] [-R preferred realm] [-D] [-H]";
 
 /// Parses the command line over `base` (nfs.conf's settings). `-m` and
@@ -160,7 +163,7 @@ pub fn parse_args(
     args: &[String],
     base: Options,
 ) -> Result<(Options, Vec<String>), Vec<String>> {
-    let parsed = getopt::parse(program, args, "fvrmlnMp:k:d:t:T:R:DHU:Ch", &[]);
+    let parsed = getopt::parse(program, args, SHORT_OPTIONS, &[]);
     let mut errors = parsed.errors;
     let mut warnings = Vec::new();
     let mut options = base;

@@ -74,6 +74,28 @@ impl std::str::FromStr for Mode {
     }
 }
 
+/// The option letters the parser accepts, in getopt's syntax.
+pub const SHORT_OPTIONS: &str = "fvrinp:h";
+
+/// The long options the parser accepts.
+pub const LONG_OPTIONS: &[LongOption] = &[
+    LongOption {
+        name: "proc-dir",
+        has_arg: HasArg::Required,
+        id: OptionId::Long("proc-dir"),
+    },
+    LongOption {
+        name: "mode",
+        has_arg: HasArg::Required,
+        id: OptionId::Long("mode"),
+    },
+    LongOption {
+        name: "socket",
+        has_arg: HasArg::Required,
+        id: OptionId::Long("socket"),
+    },
+];
+
 const USAGE: &str = "usage: rpc.svcgssd [-f] [-v] [-r] [-i] [-n] [-p principal] [--mode auto|legacy|proxy]\n                   [--socket PATH] [--proc-dir DIR]";
 
 impl Options {
@@ -120,24 +142,7 @@ impl Options {
 
 /// Parses the command line over `base` (nfs.conf's settings).
 pub fn parse_args(program: &str, args: &[String], base: Options) -> Result<Options, Vec<String>> {
-    let long = [
-        LongOption {
-            name: "proc-dir",
-            has_arg: HasArg::Required,
-            id: OptionId::Long("proc-dir"),
-        },
-        LongOption {
-            name: "mode",
-            has_arg: HasArg::Required,
-            id: OptionId::Long("mode"),
-        },
-        LongOption {
-            name: "socket",
-            has_arg: HasArg::Required,
-            id: OptionId::Long("socket"),
-        },
-    ];
-    let parsed = getopt::parse(program, args, "fvrinp:h", &long);
+    let parsed = getopt::parse(program, args, SHORT_OPTIONS, LONG_OPTIONS);
     let mut errors = parsed.errors;
     let mut options = base;
     for (id, value) in parsed.options {

@@ -111,6 +111,12 @@ pub const TOOLS: &[Tool] = &[
         summary: "serve knfsd's RPCSEC_GSS context requests (replaces rpc.svcgssd)",
         run: crate::svcgssd::run,
     },
+    Tool {
+        name: "install",
+        aliases: &[],
+        summary: "install the binary, its links, the systemd units and the man pages",
+        run: crate::install::run,
+    },
 ];
 
 fn find_tool(name: &str) -> Option<&'static Tool> {

@@ -821,6 +821,22 @@ fn random_password() -> Result<String, Error> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// Runs `command` with `stdin` as its standard input and collects its
+/// status and output, as [`Command::output`] does.
+pub fn output_with_stdin(command: &mut Command, stdin: &[u8]) -> std::io::Result<Output> {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    if let Some(mut pipe) = child.stdin.take() {
+        // A program may exit without reading its input (EPIPE here), and
+        // its exit status then reports what went wrong.
+        let _ = pipe.write_all(stdin);
+    }
+    child.wait_with_output()
+}
+
 fn run_checked(command: &mut Command) -> Result<Output, Error> {
     let description = format!("{command:?}");
     let output = command

@@ -1,9 +1,11 @@
 /*
- * A GSS-API peer built on MIT's libgssapi_krb5, driven by gss_mit.rs over
- * stdin and stdout. Every value is one line, and binary values are hex.
+ * A GSS-API peer, driven by mod.rs over stdin and stdout. The same source
+ * builds against MIT's libgssapi_krb5 and Heimdal's libgssapi (7.8), whose
+ * headers both declare every call used here, lucid export included. Every
+ * value is one line, and binary values are hex.
  *
- *   mit_gss_peer accept
- *   mit_gss_peer init SERVICE@HOST [nomutual]
+ *   peer accept
+ *   peer init SERVICE@HOST [nomutual]
  *
  * Both modes run the same exchange after establishing the context:
  *
