@@ -240,8 +240,8 @@ fn kernel_call(xid: u32, token: &[u8]) -> Vec<u8> {
     record
 }
 
-/// Reads one record-marked reply and returns the results of a SUCCESS reply.
-fn read_reply(stream: &mut UnixStream, xid: u32) -> AcceptResult {
+/// Reads one record-marked reply message and checks its xid.
+fn read_message(stream: &mut UnixStream, xid: u32) -> Vec<u8> {
     let mut message = Vec::new();
     loop {
         let mut mark = [0u8; 4];
@@ -255,6 +255,22 @@ fn read_reply(stream: &mut UnixStream, xid: u32) -> AcceptResult {
         }
     }
     assert_eq!(&message[0..4], &xid.to_be_bytes(), "xid");
+    message
+}
+
+/// Reads an accepted reply and returns its accept_stat.
+fn read_reply_stat(stream: &mut UnixStream, xid: u32) -> u32 {
+    let message = read_message(stream, xid);
+    assert_eq!(
+        &message[4..20],
+        &[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    );
+    u32::from_be_bytes(message[20..24].try_into().unwrap())
+}
+
+/// Reads one reply and returns the results of a SUCCESS reply.
+fn read_reply(stream: &mut UnixStream, xid: u32) -> AcceptResult {
+    let message = read_message(stream, xid);
     assert_eq!(
         &message[4..24],
         &[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
@@ -339,6 +355,24 @@ fn proxy_mode_accepts_normal_and_64_kib_tickets() {
     let result = read_reply(&mut stream, 3);
     assert_eq!(result.status.major_status, u64::from(9u32 << 16));
     establish(&mut stream, 4, &mint_ticket(&setup.service_key, 0));
+
+    // Truncated arguments get GARBAGE_ARGS, a huge option count too, and
+    // a record too short for an xid is dropped; the connection then still
+    // serves a good call.
+    let mut truncated = kernel_call(5, b"token");
+    truncated.truncate(truncated.len() - 6);
+    let length = (truncated.len() - 4) as u32 | 0x8000_0000;
+    truncated[0..4].copy_from_slice(&length.to_be_bytes());
+    stream.write_all(&truncated).unwrap();
+    assert_eq!(read_reply_stat(&mut stream, 5), 4, "GARBAGE_ARGS");
+
+    let mut huge = kernel_call(6, b"token");
+    huge[4 + 48..4 + 52].copy_from_slice(&u32::MAX.to_be_bytes());
+    stream.write_all(&huge).unwrap();
+    assert_eq!(read_reply_stat(&mut stream, 6), 4, "GARBAGE_ARGS");
+
+    stream.write_all(&[0x80, 0, 0, 2, 0, 0]).unwrap();
+    establish(&mut stream, 8, &mint_ticket(&setup.service_key, 0));
 }
 
 #[test]
