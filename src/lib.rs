@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod gssd;
+pub mod gssproxy;
 pub mod idmap;
 pub mod install;
 pub mod kernel;

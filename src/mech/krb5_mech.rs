@@ -90,6 +90,10 @@ impl SecurityContext for Context {
         self.0.endtime
     }
 
+    fn flags(&self) -> u32 {
+        self.0.flags
+    }
+
     fn initiator_name(&self) -> &Principal {
         &self.0.initiator_name
     }

@@ -54,6 +54,8 @@ pub trait SecurityContext: Send + std::fmt::Debug {
     fn export(&self) -> Result<Zeroizing<Vec<u8>>, GssError>;
     /// Returns the context's end time, seconds since the epoch.
     fn endtime(&self) -> u32;
+    /// Returns the context flags both sides agreed on (RFC 2744 values).
+    fn flags(&self) -> u32;
     /// Returns the initiator's name.
     fn initiator_name(&self) -> &Principal;
     /// Returns the acceptor's name.

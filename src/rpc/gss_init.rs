@@ -4,6 +4,8 @@
 
 use krb5::codec::{DecodeError, Reader, Writer};
 
+use super::xdr::{get_opaque, put_opaque};
+
 /// The RPC protocol version (RFC 5531).
 pub const RPC_VERSION: u32 = 2;
 /// The RPCSEC_GSS authentication flavor.
@@ -164,32 +166,6 @@ pub fn decode_reply(data: &[u8], xid: u32) -> Result<InitResult, RpcError> {
         verifier_flavor,
         verifier,
     })
-}
-
-/// Writes an XDR variable-length opaque: length, bytes, zero padding.
-/// Callers check that the length fits in 32 bits.
-fn put_opaque(w: &mut Writer, bytes: &[u8]) {
-    w.u32(bytes.len() as u32);
-    w.put(bytes);
-    w.put(&[0u8; 3][..padding(bytes.len())]);
-}
-
-fn get_opaque<'a>(
-    r: &mut Reader<'a>,
-    field: &'static str,
-    max: usize,
-) -> Result<&'a [u8], DecodeError> {
-    let len = r.u32(field)? as usize;
-    if len > max {
-        return Err(r.invalid(field, format!("length {len} exceeds the maximum of {max}")));
-    }
-    let bytes = r.take(len, field)?;
-    r.take(padding(len), field)?;
-    Ok(bytes)
-}
-
-fn padding(len: usize) -> usize {
-    (4 - len % 4) % 4
 }
 
 fn auth_stat_name(stat: u32) -> &'static str {

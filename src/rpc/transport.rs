@@ -5,17 +5,16 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
+
+use super::record::{self, LAST_FRAGMENT};
 
 /// The largest reply accepted. A creation reply carries one AP-REP token,
 /// which is far smaller; the bound keeps a hostile server from making us
 /// allocate without limit.
 pub const MAX_REPLY_LEN: usize = 1 << 20;
-
-/// The last-fragment bit of a record mark.
-const LAST_FRAGMENT: u32 = 0x8000_0000;
 
 /// The transport named by the `protocol:` line of a client's `info` file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,28 +88,21 @@ async fn call_tcp(addr: SocketAddr, call: &[u8], xid: u32) -> Result<Vec<u8>, Tr
     }
 }
 
-/// Reads one record, joining its fragments.
+/// Reads one reply record, joining its fragments.
 async fn read_record(stream: &mut TcpStream, addr: SocketAddr) -> Result<Vec<u8>, TransportError> {
-    let io_err = |source| TransportError::Io { addr, source };
-    let mut record = Vec::new();
-    loop {
-        let mut mark = [0u8; 4];
-        stream.read_exact(&mut mark).await.map_err(io_err)?;
-        let mark = u32::from_be_bytes(mark);
-        let len = (mark & !LAST_FRAGMENT) as usize;
-        if record.len() + len > MAX_REPLY_LEN {
-            return Err(TransportError::ReplyTooLarge { addr });
+    match record::read_record(stream, MAX_REPLY_LEN).await {
+        Ok(Some(reply)) => Ok(reply),
+        Ok(None) => Err(TransportError::Io {
+            addr,
+            source: io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the server closed the connection without a reply",
+            ),
+        }),
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+            Err(TransportError::ReplyTooLarge { addr })
         }
-
-        let start = record.len();
-        record.resize(start + len, 0);
-        stream
-            .read_exact(&mut record[start..])
-            .await
-            .map_err(io_err)?;
-        if mark & LAST_FRAGMENT != 0 {
-            return Ok(record);
-        }
+        Err(source) => Err(TransportError::Io { addr, source }),
     }
 }
 

@@ -9,7 +9,8 @@ use krb5::Principal;
 
 use crate::idmap::{Identity, IdentityMapper};
 use crate::kernel::rpcsec::{ContextRecord, InitReply, InitRequest};
-use crate::mech::{self, AcceptOptions, AcceptorCredential};
+use crate::mech::{self, AcceptOptions, AcceptorCredential, Mechanism, Rejected, SecurityContext};
+use zeroize::Zeroizing;
 
 /// How long the kernel keeps an init reply, in seconds. rpc.svcgssd uses
 /// the same: the entry only has to outlive the RPC that asked for it.
@@ -61,7 +62,8 @@ pub struct Response {
     pub failed: bool,
 }
 
-/// The server side of RPCSEC_GSS context creation.
+/// The server side of RPCSEC_GSS context creation, shared by the procfs
+/// channel and the gss-proxy socket.
 pub struct Server {
     pub credential: AcceptorCredential,
     pub replay_cache: ReplayCache,
@@ -72,8 +74,60 @@ pub struct Server {
     pub handles: HandleAllocator,
 }
 
+/// A client whose token was accepted: its context, exported for the kernel,
+/// and its local identity.
+pub struct AcceptedClient {
+    pub mechanism: &'static dyn Mechanism,
+    pub context: Box<dyn SecurityContext>,
+    /// The context in the kernel's import format.
+    pub exported: Zeroizing<Vec<u8>>,
+    pub identity: Identity,
+    /// The token for the client, empty without mutual authentication.
+    pub output_token: Vec<u8>,
+}
+
+impl AcceptedClient {
+    /// Returns one log line about the accepted client.
+    pub fn describe(&self) -> String {
+        format!(
+            "accepted {} for {} as {}",
+            self.context.initiator_name(),
+            self.context.acceptor_name(),
+            describe(&self.identity)
+        )
+    }
+}
+
 impl Server {
-    /// Handles one parsed request at time `now`.
+    /// Accepts a first context-creation token and maps the client to local
+    /// ids. On failure, returns the status and, where the mechanism makes
+    /// one, an error token for the client.
+    pub fn accept(&self, token: &[u8], now: (i64, u32)) -> Result<AcceptedClient, Rejected> {
+        let mechanism = mech::for_token(token)?;
+        let options = AcceptOptions {
+            enctypes: &self.enctypes,
+            clockskew: self.clockskew,
+            now,
+        };
+        let accepted =
+            mechanism.accept_sec_context(&self.credential, &self.replay_cache, &options, token)?;
+
+        let client = accepted.context.initiator_name();
+        let identity = self
+            .mapper
+            .map(client)
+            .map_err(|e| GssError::new(major::BAD_NAME, 0, e.to_string()))?;
+        let exported = accepted.context.export()?;
+        Ok(AcceptedClient {
+            mechanism,
+            context: accepted.context,
+            exported,
+            identity,
+            output_token: accepted.output_token,
+        })
+    }
+
+    /// Handles one parsed request from the procfs init channel at time `now`.
     pub fn handle(&self, request: &InitRequest, now: (i64, u32)) -> Response {
         let expiry = now.0 + INIT_REPLY_LIFETIME;
         let fail = |error: GssError, token: Option<Vec<u8>>| {
@@ -103,44 +157,20 @@ impl Server {
                 None,
             );
         }
-        let mechanism = match mech::for_token(&request.token) {
-            Ok(m) => m,
-            Err(error) => return fail(error, None),
-        };
-        let options = AcceptOptions {
-            enctypes: &self.enctypes,
-            clockskew: self.clockskew,
-            now,
-        };
-        let accepted = match mechanism.accept_sec_context(
-            &self.credential,
-            &self.replay_cache,
-            &options,
-            &request.token,
-        ) {
-            Ok(accepted) => accepted,
+        let client = match self.accept(&request.token, now) {
+            Ok(client) => client,
             Err(rejected) => return fail(rejected.error, rejected.output_token),
         };
 
-        let context = &accepted.context;
-        let client = context.initiator_name().clone();
-        let identity = match self.mapper.map(&client) {
-            Ok(identity) => identity,
-            Err(e) => return fail(GssError::new(major::BAD_NAME, 0, e.to_string()), None),
-        };
-        let exported = match context.export() {
-            Ok(blob) => blob,
-            Err(error) => return fail(error, None),
-        };
-
+        let context = &client.context;
         let handle = self.handles.allocate();
-        let host_based = host_based_name(&client);
+        let host_based = host_based_name(context.initiator_name());
         let record = ContextRecord {
             handle: &handle,
             expiry: i64::from(context.endtime()),
-            identity: &identity,
-            mech: mechanism.name(),
-            context: &exported,
+            identity: &client.identity,
+            mech: client.mechanism.name(),
+            context: &client.exported,
             client_principal: host_based.as_deref(),
         };
         let record = match record.encode() {
@@ -153,7 +183,7 @@ impl Server {
             major: major::COMPLETE,
             minor: 0,
             out_handle: &handle,
-            out_token: &accepted.output_token,
+            out_token: &client.output_token,
         };
         let reply = match reply.encode() {
             Ok(line) => line,
@@ -164,9 +194,8 @@ impl Server {
             context_record: Some(record),
             reply,
             summary: format!(
-                "accepted {client} for {} as {}, handle {}, expires at {}",
-                context.acceptor_name(),
-                describe(&identity),
+                "{}, handle {}, expires at {}",
+                client.describe(),
                 hex::encode(handle),
                 context.endtime()
             ),

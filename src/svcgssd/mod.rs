@@ -8,6 +8,7 @@
 
 pub mod channel;
 pub mod handler;
+mod proxy;
 
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
@@ -43,24 +44,66 @@ pub struct Options {
     pub principal: Option<String>,
     /// `--proc-dir`: where the channels are, for tests; `/proc/net/rpc` by default.
     pub proc_dir: PathBuf,
+    /// `--mode`: which kernel interface to serve.
+    pub mode: Mode,
+    /// `--socket`: the gss-proxy socket, `/var/run/gssproxy.sock` by default.
+    pub socket: PathBuf,
+}
+
+/// The kernel interface the daemon serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// gss-proxy where the kernel offers `use-gss-proxy`, else the procfs channel.
+    Auto,
+    /// The procfs channel only, as rpc.svcgssd.
+    Legacy,
+    /// gss-proxy, waiting for `use-gss-proxy` to appear.
+    Proxy,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Mode::Auto),
+            "legacy" => Ok(Mode::Legacy),
+            "proxy" => Ok(Mode::Proxy),
+            _ => Err(format!("invalid mode {text:?}; use auto, legacy or proxy")),
+        }
+    }
 }
 
 /// The option letters the parser accepts, in getopt's syntax.
 pub const SHORT_OPTIONS: &str = "fvrinp:h";
 
 /// The long options the parser accepts.
-pub const LONG_OPTIONS: &[LongOption] = &[LongOption {
-    name: "proc-dir",
-    has_arg: HasArg::Required,
-    id: OptionId::Long("proc-dir"),
-}];
+pub const LONG_OPTIONS: &[LongOption] = &[
+    LongOption {
+        name: "proc-dir",
+        has_arg: HasArg::Required,
+        id: OptionId::Long("proc-dir"),
+    },
+    LongOption {
+        name: "mode",
+        has_arg: HasArg::Required,
+        id: OptionId::Long("mode"),
+    },
+    LongOption {
+        name: "socket",
+        has_arg: HasArg::Required,
+        id: OptionId::Long("socket"),
+    },
+];
 
-const USAGE: &str = "usage: rpc.svcgssd [-f] [-v] [-r] [-i] [-n] [-p principal] [--proc-dir DIR]";
+const USAGE: &str = "usage: rpc.svcgssd [-f] [-v] [-r] [-i] [-n] [-p principal] [--mode auto|legacy|proxy]\n                   [--socket PATH] [--proc-dir DIR]";
 
 impl Options {
     /// Reads the defaults from nfs.conf's `[svcgssd]` section with
     /// rpc.svcgssd's key names: `principal` (`system` for any keytab
-    /// principal, as `-n`), `verbosity`, `rpc-verbosity`, `idmap-verbosity`.
+    /// principal, as `-n`), `verbosity`, `rpc-verbosity`, `idmap-verbosity`,
+    /// and rgssd's own `mode` and `socket`. An invalid `mode` is logged by
+    /// the caller through [`Options::nfs_conf_warnings`] and means `auto`.
     pub fn from_nfs_conf(conf: &crate::config::Config) -> Self {
         let level =
             |key: &str| u8::try_from(conf.get_num("svcgssd", key, 0).max(0)).unwrap_or(u8::MAX);
@@ -73,7 +116,27 @@ impl Options {
             any_principal: principal.as_deref() == Some("system"),
             principal: principal.filter(|p| p != "system"),
             proc_dir: PathBuf::from("/proc/net/rpc"),
+            mode: conf
+                .get_str("svcgssd", None, "mode")
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(Mode::Auto),
+            socket: conf
+                .get_str("svcgssd", None, "socket")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(crate::gssproxy::service::DEFAULT_SOCKET)),
         }
+    }
+
+    /// Returns warnings about `[svcgssd]` values that [`Options::from_nfs_conf`]
+    /// replaced with defaults.
+    pub fn nfs_conf_warnings(conf: &crate::config::Config) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if let Some(mode) = conf.get_str("svcgssd", None, "mode") {
+            if let Err(e) = mode.parse::<Mode>() {
+                warnings.push(format!("nfs.conf [svcgssd] mode: {e}; using auto"));
+            }
+        }
+        warnings
     }
 }
 
@@ -101,6 +164,11 @@ pub fn parse_args(program: &str, args: &[String], base: Options) -> Result<Optio
                 options.any_principal = false;
             }
             (OptionId::Long("proc-dir"), Some(dir)) => options.proc_dir = PathBuf::from(dir),
+            (OptionId::Long("mode"), Some(mode)) => match mode.parse() {
+                Ok(mode) => options.mode = mode,
+                Err(e) => errors.push(format!("{program}: {e}")),
+            },
+            (OptionId::Long("socket"), Some(path)) => options.socket = PathBuf::from(path),
             (OptionId::Short('h'), _) => errors.push(String::new()),
             _ => {}
         }
@@ -131,6 +199,9 @@ pub fn run(invocation: &mut Invocation<'_>) -> i32 {
     for warning in nfs_conf.warnings() {
         warn!("{warning}");
     }
+    for warning in Options::nfs_conf_warnings(&nfs_conf) {
+        warn!("{warning}");
+    }
 
     let server = match build_server(&options) {
         Ok(server) => server,
@@ -149,7 +220,11 @@ pub fn run(invocation: &mut Invocation<'_>) -> i32 {
             return FAILURE;
         }
     }
-    serve(Arc::new(server), &Channels::under(&options.proc_dir))
+    let server = Arc::new(server);
+    if let Some(status) = proxy::run(&server, &options) {
+        return status;
+    }
+    serve(server, &Channels::under(&options.proc_dir))
 }
 
 fn writeln_err(invocation: &mut Invocation<'_>, text: &str) -> std::io::Result<()> {
