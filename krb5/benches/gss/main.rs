@@ -187,6 +187,14 @@ fn fresh_tokens(ticket: &Credential, count: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Panics unless `accepts` takes a fresh token once and rejects its
+/// replay, so that a "replay cache" figure includes a working cache.
+fn assert_replays_rejected(ticket: &Credential, mut accepts: impl FnMut(&[u8]) -> bool) {
+    let token = &fresh_tokens(ticket, 1)[0];
+    assert!(accepts(token), "the acceptor rejected a fresh token");
+    assert!(!accepts(token), "the acceptor accepted a replayed token");
+}
+
 /// Runs `operation` on each token and returns the mean time per token.
 fn time_batch(tokens: &[Vec<u8>], operation: &mut impl FnMut(&[u8])) -> Duration {
     let start = Instant::now();
@@ -278,6 +286,9 @@ impl Bench {
             self.service_key(enctype),
             enctype,
         );
+        assert_replays_rejected(&ticket, |token| {
+            accept_sec_context(&self.keytab, replay_cache, &acceptor_options(), token).is_ok()
+        });
         let ours = |cache: &ReplayCache, token: &[u8]| {
             let accepted = accept_sec_context(&self.keytab, cache, &acceptor_options(), token)
                 .unwrap_or_else(|rejected| panic!("accept_sec_context: {}", rejected.error));
@@ -297,6 +308,18 @@ impl Bench {
                         .unwrap_or_else(|e| panic!("{e}")),
                 );
             };
+            if rcache == "none:" {
+                let token = &fresh_tokens(&ticket, 1)[0];
+                for _ in 0..2 {
+                    self.mit
+                        .accept_and_export(&cred, token)
+                        .unwrap_or_else(|e| panic!("without a replay cache: {e}"));
+                }
+            } else {
+                assert_replays_rejected(&ticket, |token| {
+                    self.mit.accept_and_export(&cred, token).is_ok()
+                });
+            }
             let times = if rcache == "dfl:" {
                 best_accept_times(&ticket, |token| ours(replay_cache, token), mit)
             } else {
@@ -445,7 +468,7 @@ fn main() {
     };
     let replay_cache = ReplayCache::new();
 
-    println!("| enctype                      | operation                            |  ours/s |   MIT/s | ratio |");
+    println!("| enctype                      | operation                            |   ours/s |    MIT/s | ratio |");
     println!("|------------------------------|--------------------------------------|---------:|---------:|------:|");
     for enctype in ENCTYPES {
         let name = enctype::name(enctype).unwrap_or("unknown");
