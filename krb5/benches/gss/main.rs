@@ -43,8 +43,14 @@ const KVNO: u32 = 2;
 /// The enctypes measured, and the list offered to the acceptor in RFC 4537
 /// negotiation, as the kernel's list would be.
 const ENCTYPES: [i32; 6] = [18, 17, 20, 19, 26, 25];
-/// Contexts per timed batch. Each side gets fresh tokens for every batch.
-const BATCH: usize = 1000;
+/// The wall time that each timed batch aims at. Each side's batch size is
+/// set from an untimed warm-up batch, so that both sides spend about as
+/// long exposed to other processes on the machine.
+const ROUND: Duration = Duration::from_millis(100);
+/// Contexts in the warm-up batch, and the bounds of a timed batch.
+const WARMUP: usize = 200;
+const MIN_BATCH: usize = 50;
+const MAX_BATCH: usize = 20_000;
 const ROUNDS: usize = 5;
 const CLOCKSKEW: i64 = 300;
 /// The service ticket's lifetime from the start of the run, in seconds.
@@ -204,6 +210,13 @@ fn time_batch(tokens: &[Vec<u8>], operation: &mut impl FnMut(&[u8])) -> Duration
     start.elapsed() / tokens.len() as u32
 }
 
+/// Returns the number of contexts that takes about `ROUND` at
+/// `per_context` each.
+fn batch_size(per_context: Duration) -> usize {
+    let count = ROUND.as_secs_f64() / per_context.as_secs_f64().max(1e-9);
+    (count as usize).clamp(MIN_BATCH, MAX_BATCH)
+}
+
 /// Times `ours` and `mit` on fresh batches of tokens in alternating rounds
 /// and returns the shortest mean time per token of each. Alternating keeps
 /// a change in machine load from favouring one side.
@@ -212,35 +225,34 @@ fn best_accept_times(
     mut ours: impl FnMut(&[u8]),
     mut mit: impl FnMut(&[u8]),
 ) -> (Duration, Duration) {
+    let ours_batch = batch_size(time_batch(&fresh_tokens(ticket, WARMUP), &mut ours));
+    let mit_batch = batch_size(time_batch(&fresh_tokens(ticket, WARMUP), &mut mit));
     let mut best = (Duration::MAX, Duration::MAX);
-    // The first round warms caches and is not counted.
-    for round in 0..=ROUNDS {
-        let ours_time = time_batch(&fresh_tokens(ticket, BATCH), &mut ours);
-        let mit_time = time_batch(&fresh_tokens(ticket, BATCH), &mut mit);
-        if round > 0 {
-            best = (best.0.min(ours_time), best.1.min(mit_time));
-        }
+    for _ in 0..ROUNDS {
+        let ours_time = time_batch(&fresh_tokens(ticket, ours_batch), &mut ours);
+        let mit_time = time_batch(&fresh_tokens(ticket, mit_batch), &mut mit);
+        best = (best.0.min(ours_time), best.1.min(mit_time));
     }
     best
 }
 
 /// Times the initiator steps of `establish` (which returns the time it
-/// spent outside the acceptor) over one batch, for each side in
-/// alternating rounds, and returns the shortest mean time per context.
+/// spent outside the acceptor) in batches, for each side in alternating
+/// rounds, and returns the shortest mean time per context.
 fn best_initiator_times(
     mut ours: impl FnMut() -> Duration,
     mut mit: impl FnMut() -> Duration,
 ) -> (Duration, Duration) {
-    let batch = |establish: &mut dyn FnMut() -> Duration| {
-        (0..BATCH).map(|_| establish()).sum::<Duration>() / BATCH as u32
+    let batch = |establish: &mut dyn FnMut() -> Duration, count: usize| {
+        (0..count).map(|_| establish()).sum::<Duration>() / count as u32
     };
+    let ours_batch = batch_size(batch(&mut ours, WARMUP));
+    let mit_batch = batch_size(batch(&mut mit, WARMUP));
     let mut best = (Duration::MAX, Duration::MAX);
-    for round in 0..=ROUNDS {
-        let ours_time = batch(&mut ours);
-        let mit_time = batch(&mut mit);
-        if round > 0 {
-            best = (best.0.min(ours_time), best.1.min(mit_time));
-        }
+    for _ in 0..ROUNDS {
+        let ours_time = batch(&mut ours, ours_batch);
+        let mit_time = batch(&mut mit, mit_batch);
+        best = (best.0.min(ours_time), best.1.min(mit_time));
     }
     best
 }
@@ -330,7 +342,7 @@ impl Bench {
     }
 
     /// Measures the initiator with the service ticket cached: ours in memory
-    /// (as rpc.gssd's ticket map holds it), MIT's in a MEMORY: and in a
+    /// (as rpc.gssd's ticket map stores it), MIT's in a MEMORY: and in a
     /// FILE: ccache.
     fn initiate(&self, enctype: i32) {
         let ticket = mint_ticket(
@@ -456,7 +468,6 @@ fn main() {
     let keytab_path = workspace.path("krb5.keytab");
     let keytab_name = format!("FILE:{}", keytab_path.display());
     keytab.save(&keytab_name).expect("keytab file");
-    std::env::set_var("KRB5_KTNAME", &keytab_name);
 
     let bench = Bench {
         workspace,
