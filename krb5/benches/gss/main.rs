@@ -64,6 +64,8 @@ fn now() -> (i64, u32) {
 }
 
 /// The files MIT reads, in a directory removed on drop.
+// NOTE: the release profile aborts on panic, so a failed run leaves the
+// directory behind in the temporary directory.
 struct Workspace {
     dir: PathBuf,
 }
