@@ -12,22 +12,15 @@ pub fn nfold(input: &[u8], out_len: usize) -> Vec<u8> {
     if input.is_empty() || out_len == 0 {
         return out;
     }
-
-    let in_len = input.len();
-    let total = lcm(in_len, out_len);
-    let in_bits = in_len * 8;
+    let copies = rotated_copies(input, lcm(input.len(), out_len));
 
     // Carry of the multi-precision sum, propagated from the last byte of each
     // chunk towards its first byte, and across chunks end-around.
     let mut carry: u32 = 0;
-    for chunk_start in (0..total).step_by(out_len) {
-        for j in (0..out_len).rev() {
-            let position = chunk_start + j;
-            let copy = position / in_len;
-            let rotation = (13 * copy) % in_bits;
-            let byte = rotated_byte(input, position % in_len, rotation);
-            carry += u32::from(out[j]) + u32::from(byte);
-            out[j] = (carry & 0xff) as u8;
+    for chunk in copies.chunks_exact(out_len) {
+        for (sum, byte) in out.iter_mut().zip(chunk).rev() {
+            carry += u32::from(*sum) + u32::from(*byte);
+            *sum = (carry & 0xff) as u8;
             carry >>= 8;
         }
     }
@@ -42,18 +35,32 @@ pub fn nfold(input: &[u8], out_len: usize) -> Vec<u8> {
     out
 }
 
-/// Returns byte `index` of `input` rotated right by `rotation` bits, where
-/// bit 0 is the most significant bit of the first byte.
-fn rotated_byte(input: &[u8], index: usize, rotation: usize) -> u8 {
-    let bits = input.len() * 8;
-    let start = (index * 8 + bits - rotation) % bits;
-    let (byte, shift) = (start / 8, start % 8);
-    let first = input[byte];
-    if shift == 0 {
-        return first;
+/// Returns `total` bytes (a multiple of the input length): copy `k` of
+/// `input` rotated right by 13·k bits, for k = 0, 1, ..., where bit 0 is the
+/// most significant bit of the first byte. Each copy needs one division for
+/// its rotation, so the per-byte work is a shift and an or.
+fn rotated_copies(input: &[u8], total: usize) -> Vec<u8> {
+    let length = input.len();
+    let bits = length * 8;
+    let mut copies = Vec::with_capacity(total);
+    for copy in 0..total / length {
+        // Bit `i` of the rotated copy is bit `i - rotation` of the input, so
+        // the copy starts at input bit `bits - rotation`.
+        let start = (bits - (13 * copy) % bits) % bits;
+        let shift = start % 8;
+        let mut index = start / 8;
+        for _ in 0..length {
+            let next = if index + 1 == length { 0 } else { index + 1 };
+            let byte = if shift == 0 {
+                input[index]
+            } else {
+                (input[index] << shift) | (input[next] >> (8 - shift))
+            };
+            copies.push(byte);
+            index = next;
+        }
     }
-    let second = input[(byte + 1) % input.len()];
-    (first << shift) | (second >> (8 - shift))
+    copies
 }
 
 fn gcd(mut a: usize, mut b: usize) -> usize {
