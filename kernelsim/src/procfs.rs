@@ -230,14 +230,15 @@ impl InitChannel {
         let result = check_size(data).and_then(|()| parse_init_reply(data));
         let result = result.map(|reply| {
             let key = (reply.in_handle.clone(), reply.in_token.clone());
-            // A reply for an unknown key is still taken: the kernel makes a
-            // new cache entry for it.
-            if let Some(request) = self
+            // The key names one cache entry, which answers every request
+            // with that key. A reply for an unknown key is still taken: the
+            // kernel makes a new cache entry for it.
+            for request in self
                 .requests
                 .iter_mut()
-                .find(|r| r.reply.is_none() && r.key.as_ref() == Some(&key))
+                .filter(|r| r.reply.is_none() && r.key.as_ref() == Some(&key))
             {
-                request.reply = Some(reply);
+                request.reply = Some(reply.clone());
             }
             data.len()
         });

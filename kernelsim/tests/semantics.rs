@@ -243,3 +243,23 @@ fn init_channel_gives_each_request_once_and_parses_writes() {
     );
     assert_eq!(proc.context_writes().len(), 3);
 }
+
+#[test]
+fn long_requests_are_read_whole() {
+    if !kernelsim::fuse_available() {
+        eprintln!("skipped: needs root and /dev/fuse");
+        return;
+    }
+    let proc = ProcFs::mount(&[18, 17]).unwrap();
+    let mut init = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(proc.root().join("auth.rpcsec.init/channel"))
+        .unwrap();
+    let token = vec![0xab; 6000];
+    proc.request(&[], &token);
+    assert!(readable(&init, 1000).contains(PollFlags::POLLIN));
+    let mut buf = vec![0u8; 65536];
+    let n = init.read(&mut buf).unwrap();
+    assert_eq!(n, 6 + 12000);
+}

@@ -1,0 +1,678 @@
+//! End to end: the unmodified `rgssd gssd` and `rgssd svcgssd` binaries
+//! against the simulated kernel (rpc_pipefs and /proc/net/rpc on FUSE),
+//! with an MIT KDC and an RPCSEC_GSS server stand-in on 127.0.0.1 that
+//! relays tokens to svcgssd through the simulated cache channels.
+//!
+//! The tests need root and /dev/fuse, and MIT's KDC and kinit; without
+//! FUSE they report that they were skipped.
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kernelsim::downcall::{errno, DowncallBody, FLAG_ACCEPTOR_SUBKEY, FLAG_INITIATOR};
+use kernelsim::pipefs::{Client, ClientInfo, Outcome, PipeFs};
+use kernelsim::procfs::ProcFs;
+use kernelsim::rpcserver::{Accepted, Acceptor, ProcRelay, RpcServer};
+use testkdc::{PrincipalSpec, TestKdc, TestKdcOptions};
+
+const REALM: &str = "EXAMPLE.TEST";
+const SERVER: &str = "nfs.example.test";
+const PASSWORD: &str = "user password";
+/// The simulated kernel's enctypes: Linux 6.12 with AES-SHA2 enabled.
+const KERNEL_ENCTYPES: [i32; 4] = [20, 19, 18, 17];
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A daemon started by a test; stopped (by its PID) when dropped.
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn assert_alive(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("the daemon exited with {status}; its log:\n{}", self.log());
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The local host name as gssd derives it with DNS canonicalization off.
+fn local_host() -> String {
+    nix::unistd::gethostname()
+        .unwrap()
+        .into_string()
+        .unwrap()
+        .to_lowercase()
+}
+
+fn start_kdc() -> TestKdc {
+    let options = TestKdcOptions::new(REALM)
+        .user("alice", PASSWORD)
+        .principal(PrincipalSpec::service(&format!("nfs/{SERVER}")).with_keytab("server.keytab"))
+        .principal(
+            PrincipalSpec::service(&format!("nfs/{}", local_host())).with_keytab("client.keytab"),
+        )
+        .principal(PrincipalSpec::service("nfs/other.example.test").with_keytab("other.keytab"));
+    TestKdc::start(options).unwrap_or_else(|e| panic!("cannot start the test KDC: {e}"))
+}
+
+fn rgssd(kdc: &TestKdc, krb5_conf: &Path, args: &[&str], log: PathBuf) -> Daemon {
+    let out = fs::File::create(&log).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rgssd"));
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("KRB5_CONFIG", krb5_conf)
+        .env(
+            "KRB5_KTNAME",
+            format!(
+                "FILE:{}",
+                kdc.keytab(&format!("nfs/{SERVER}")).unwrap().display()
+            ),
+        )
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
+    let child = command.spawn().expect("cannot start rgssd");
+    Daemon { child, log }
+}
+
+/// Gets a TGT for alice into `cache` with MIT's kinit, then gives the
+/// cache (a file, or a DIR collection) to `uid`.
+fn kinit_as(kdc: &TestKdc, cache: &str, lifetime: &str, owned: &Path, uid: u32) {
+    let kinit = testkdc::find_program("kinit", "krb5-user").unwrap();
+    let mut child = kdc
+        .command(kinit)
+        .args(["-l", lifetime, "-c", cache, &format!("alice@{REALM}")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "kinit: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    chown_tree(owned, uid);
+}
+
+fn chown_tree(path: &Path, uid: u32) {
+    let uid = nix::unistd::Uid::from_raw(uid);
+    nix::unistd::chown(path, Some(uid), None).unwrap();
+    if path.is_dir() {
+        for entry in fs::read_dir(path).unwrap().flatten() {
+            chown_tree(&entry.path(), uid.as_raw());
+        }
+    }
+}
+
+/// Everything an end-to-end test needs: the KDC, both simulated trees,
+/// the stand-in server and both daemons.
+struct World {
+    kdc: TestKdc,
+    dir: tempfile::TempDir,
+    pipefs: PipeFs,
+    procfs: Arc<ProcFs>,
+    server: RpcServer,
+    svcgssd: Daemon,
+    gssd: Daemon,
+}
+
+impl World {
+    fn start() -> World {
+        let kdc = start_kdc();
+        let dir = tempfile::tempdir().unwrap();
+        let ccdir = dir.path().join("cc");
+        fs::create_dir(&ccdir).unwrap();
+        fs::set_permissions(&ccdir, fs::Permissions::from_mode(0o1777)).unwrap();
+        let procfs = Arc::new(ProcFs::mount(&KERNEL_ENCTYPES).unwrap());
+        let pipefs = PipeFs::mount(&KERNEL_ENCTYPES).unwrap();
+        let server = RpcServer::start(Arc::new(ProcRelay {
+            procfs: Arc::clone(&procfs),
+            timeout: Duration::from_secs(10),
+        }))
+        .unwrap();
+        let svcgssd = rgssd(
+            &kdc,
+            &kdc.krb5_conf(),
+            &[
+                "svcgssd",
+                "-f",
+                "-vvv",
+                "-p",
+                &format!("nfs/{SERVER}@{REALM}"),
+                "--proc-dir",
+                procfs.root().to_str().unwrap(),
+            ],
+            dir.path().join("svcgssd.log"),
+        );
+        assert!(
+            procfs.wait_listener(WAIT),
+            "svcgssd did not open the init channel"
+        );
+        let client_keytab = kdc
+            .keytab(&format!("nfs/{}", local_host()))
+            .unwrap()
+            .to_owned();
+        let gssd = rgssd(
+            &kdc,
+            &kdc.krb5_conf(),
+            &[
+                "gssd",
+                "-f",
+                "-vvv",
+                "-T",
+                "3",
+                "-p",
+                pipefs.root().to_str().unwrap(),
+                "-k",
+                client_keytab.to_str().unwrap(),
+                "-d",
+                ccdir.to_str().unwrap(),
+            ],
+            dir.path().join("gssd.log"),
+        );
+        assert!(
+            pipefs.wait_gssd_running(true, WAIT),
+            "gssd did not open the dummy pipe; its log:\n{}",
+            gssd.log()
+        );
+        World {
+            kdc,
+            dir,
+            pipefs,
+            procfs,
+            server,
+            svcgssd,
+            gssd,
+        }
+    }
+
+    fn ccdir(&self) -> PathBuf {
+        self.dir.path().join("cc")
+    }
+
+    /// A new NFSv4 client of `server` whose `gssd` pipe gssd has opened.
+    fn client(&self, server: &str, port: u16) -> Client {
+        let client = self
+            .pipefs
+            .add_client("nfs", &ClientInfo::nfs4(server, "127.0.0.1", port))
+            .unwrap();
+        client.add_pipe("gssd").unwrap();
+        assert!(
+            client.wait_reader("gssd", WAIT),
+            "gssd did not open {}; its log:\n{}",
+            client.path().display(),
+            self.gssd.log()
+        );
+        client
+    }
+
+    fn logs(&self) -> String {
+        format!(
+            "gssd log:\n{}\nsvcgssd log:\n{}",
+            self.gssd.log(),
+            self.svcgssd.log()
+        )
+    }
+
+    /// Checks a context downcall against the context svcgssd installed.
+    fn check_context(&self, outcome: &Outcome, uid: u32, client_name: Option<&str>) {
+        let Outcome::Context(downcall) = outcome else {
+            panic!(
+                "uid {uid}: expected a context, got {outcome:?}\n{}",
+                self.logs()
+            );
+        };
+        assert_eq!(downcall.uid, uid);
+        assert_eq!(downcall.window, 128);
+        let DowncallBody::Context {
+            handle,
+            context,
+            acceptor,
+        } = &downcall.body
+        else {
+            unreachable!()
+        };
+        assert_eq!(acceptor.as_deref(), Some(&b"nfs@nfs.example.test\0"[..]));
+        assert_eq!(context.flags & FLAG_INITIATOR, FLAG_INITIATOR);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as u32;
+        assert!(context.endtime > now && downcall.timeout > 0);
+        // The lifetime was counted when gssd wrote it, a moment ago.
+        assert!(i64::from(downcall.timeout) <= i64::from(context.endtime) - i64::from(now) + 60);
+
+        let entry = self
+            .procfs
+            .context(handle)
+            .unwrap_or_else(|| panic!("no context {} on the server", hex::encode(handle)));
+        let creds = entry.creds.expect("a positive context entry");
+        assert_eq!(creds.mech, "krb5");
+        // Both ends hold the same key and end time; only the direction differs.
+        assert_eq!(creds.context.key, context.key);
+        assert_eq!(creds.context.enctype, context.enctype);
+        assert_eq!(creds.context.endtime, context.endtime);
+        assert_eq!(entry.expiry, i64::from(context.endtime));
+        assert_eq!(creds.context.flags & FLAG_INITIATOR, 0);
+        assert_eq!(
+            creds.context.flags & FLAG_ACCEPTOR_SUBKEY,
+            context.flags & FLAG_ACCEPTOR_SUBKEY
+        );
+        assert_eq!(creds.principal.as_deref(), client_name);
+        // Neither principal maps to a local account here.
+        if client_name.is_some() {
+            assert_eq!((creds.uid, creds.gid, creds.groups.len()), (-1, -1, 0));
+        }
+    }
+}
+
+fn fuse_or_skip() -> bool {
+    if kernelsim::fuse_available() {
+        true
+    } else {
+        eprintln!("skipped: the kernel simulation needs root and /dev/fuse");
+        false
+    }
+}
+
+#[test]
+fn gssd_and_svcgssd_establish_contexts_through_the_simulated_kernel() {
+    if !fuse_or_skip() {
+        return;
+    }
+    let mut world = World::start();
+    let ccdir = world.ccdir();
+    // Users: 61001 with a FILE cache, 61002 with a DIR collection, 61003
+    // with an expired ticket, 61004 with nothing.
+    let expired = ccdir.join("krb5cc_61003");
+    kinit_as(
+        &world.kdc,
+        &format!("FILE:{}", expired.display()),
+        "2s",
+        &expired,
+        61003,
+    );
+    let expired_at = Instant::now() + Duration::from_secs(3);
+    let file = ccdir.join("krb5cc_61001");
+    kinit_as(
+        &world.kdc,
+        &format!("FILE:{}", file.display()),
+        "1h",
+        &file,
+        61001,
+    );
+    let collection = ccdir.join("krb5cc_61002");
+    fs::create_dir(&collection).unwrap();
+    kinit_as(
+        &world.kdc,
+        &format!("DIR:{}", collection.display()),
+        "1h",
+        &collection,
+        61002,
+    );
+
+    let client = world.client(SERVER, world.server.port());
+    let machine = client
+        .upcall(0, "mech=krb5 uid=0 service=* enctypes=20,19,18,17\n")
+        .unwrap();
+    let outcome = client.wait(machine, WAIT).expect("no downcall for uid 0");
+    let host_based = format!("nfs@{}", local_host());
+    world.check_context(&outcome, 0, Some(&host_based));
+
+    for uid in [61001, 61002] {
+        let upcall = client
+            .upcall(uid, &format!("mech=krb5 uid={uid} enctypes=18,17\n"))
+            .unwrap();
+        let outcome = client.wait(upcall, WAIT).expect("no downcall");
+        world.check_context(&outcome, uid, None);
+        if let Outcome::Context(d) = &outcome {
+            if let DowncallBody::Context { context, .. } = &d.body {
+                assert!([18, 17].contains(&context.enctype), "{context:?}");
+            }
+        }
+    }
+
+    std::thread::sleep(expired_at.saturating_duration_since(Instant::now()));
+    let upcall = client
+        .upcall(61003, "mech=krb5 uid=61003 enctypes=18,17\n")
+        .unwrap();
+    assert_eq!(
+        client.wait(upcall, WAIT),
+        Some(Outcome::Error {
+            sent: -errno::EKEYEXPIRED,
+            result: -errno::EKEYEXPIRED
+        }),
+        "{}",
+        world.logs()
+    );
+    let upcall = client
+        .upcall(61004, "mech=krb5 uid=61004 enctypes=18,17\n")
+        .unwrap();
+    assert_eq!(
+        client.wait(upcall, WAIT),
+        Some(Outcome::Error {
+            sent: -errno::EACCES,
+            result: -errno::EACCES
+        })
+    );
+
+    // Every call the stand-in saw was a well-formed INIT over TCP.
+    let calls = world.server.calls();
+    assert_eq!(calls.len(), 3);
+    for call in &calls {
+        assert_eq!(
+            (call.program, call.version, call.procedure),
+            (100_003, 4, 0)
+        );
+        assert_eq!((call.gss_version, call.gss_proc, call.udp), (1, 1, false));
+        assert!(call.handle.is_empty() && call.rejected.is_none());
+    }
+
+    // A replayed AP-REQ is refused by svcgssd with a GSS error reply.
+    let replayed = world.procfs.request(&[], &calls[0].token);
+    let reply = world
+        .procfs
+        .wait_reply(replayed, WAIT)
+        .expect("no reply to a replay");
+    assert_ne!(reply.major, 0);
+    assert!(reply.out_handle.is_empty());
+    // Unlike rpc.svcgssd, which sends no token on errors, rgssd passes the
+    // acceptor's KRB-ERROR token (TOK_ID 03 00 after the krb5 OID) along.
+    if !reply.out_token.is_empty() {
+        assert_eq!(reply.out_token[0], 0x60);
+        assert!(reply.out_token.windows(2).any(|w| w == [3, 0]));
+    }
+
+    // A ticket for a principal that svcgssd does not accept: the server's
+    // failure reaches gssd, which sends EACCES down.
+    let other = world.client("other.example.test", world.server.port());
+    let upcall = other
+        .upcall(61001, "mech=krb5 uid=61001 enctypes=18,17\n")
+        .unwrap();
+    assert_eq!(
+        other.wait(upcall, WAIT),
+        Some(Outcome::Error {
+            sent: -errno::EACCES,
+            result: -errno::EACCES
+        })
+    );
+    let log = world.gssd.log();
+    assert!(log.contains("rejected the context"), "{log}");
+
+    // The legacy krb5 pipe of a kernel without the text pipe: the kernel
+    // lets it be opened once no text pipe is open any more.
+    client.remove().unwrap();
+    other.remove().unwrap();
+    let legacy = world
+        .pipefs
+        .add_client(
+            "nfs",
+            &ClientInfo::nfs4(SERVER, "127.0.0.1", world.server.port()),
+        )
+        .unwrap();
+    legacy.add_pipe("krb5").unwrap();
+    assert!(legacy.wait_reader("krb5", WAIT), "{}", world.logs());
+    let upcall = legacy.legacy_upcall("krb5", 61001).unwrap();
+    let outcome = legacy.wait(upcall, WAIT).expect("no legacy downcall");
+    world.check_context(&outcome, 61001, None);
+
+    world.gssd.assert_alive();
+    world.svcgssd.assert_alive();
+}
+
+/// Never answers: a server that takes the connection and stays silent.
+struct Silent;
+
+impl Acceptor for Silent {
+    fn accept(&self, _handle: &[u8], _token: &[u8]) -> Option<Accepted> {
+        None
+    }
+}
+
+#[test]
+fn gssd_answers_failures_and_load() {
+    if !fuse_or_skip() {
+        return;
+    }
+    let mut world = World::start();
+    let ccdir = world.ccdir();
+
+    // An unreachable server: nothing listens on the port.
+    let dead_port = testkdc::free_port().unwrap();
+    let unreachable = world.client(SERVER, dead_port);
+    let started = Instant::now();
+    let upcall = unreachable
+        .upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n")
+        .unwrap();
+    assert_eq!(
+        unreachable.wait(upcall, WAIT),
+        Some(Outcome::Error {
+            sent: -errno::EACCES,
+            result: -errno::EACCES
+        }),
+        "{}",
+        world.logs()
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    // A malformed upcall whose uid is readable still gets an error downcall.
+    let upcall = unreachable
+        .upcall(61050, "mech=krb5 uid=61050 target= enctypes=18\n")
+        .unwrap();
+    assert_eq!(
+        unreachable.wait(upcall, WAIT),
+        Some(Outcome::Error {
+            sent: -errno::EACCES,
+            result: -errno::EACCES
+        })
+    );
+
+    // A server that never answers, and a client that goes away meanwhile.
+    let silent = RpcServer::start(Arc::new(Silent)).unwrap();
+    let vanishing = world.client(SERVER, silent.port());
+    let upcall = vanishing
+        .upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n")
+        .unwrap();
+    assert!(vanishing.wait_read(upcall, WAIT));
+    let deadline = Instant::now() + WAIT;
+    while silent.calls().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    vanishing.remove().unwrap();
+    assert_eq!(
+        vanishing.wait(upcall, WAIT),
+        Some(Outcome::Failed(-errno::EPIPE))
+    );
+    // The same silence with the client still there ends at the -T timeout.
+    let patient = world.client(SERVER, silent.port());
+    let started = Instant::now();
+    let upcall = patient
+        .upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n")
+        .unwrap();
+    assert!(matches!(
+        patient.wait(upcall, WAIT),
+        Some(Outcome::Error { sent, .. }) if sent == -errno::EACCES
+    ));
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // 200 users at once, each with its own cache.
+    let template = ccdir.join("template");
+    kinit_as(
+        &world.kdc,
+        &format!("FILE:{}", template.display()),
+        "1h",
+        &template,
+        0,
+    );
+    let uids: Vec<u32> = (62000..62200).collect();
+    for uid in &uids {
+        let cache = ccdir.join(format!("krb5cc_{uid}"));
+        fs::copy(&template, &cache).unwrap();
+        chown_tree(&cache, *uid);
+    }
+    let busy = world.client(SERVER, world.server.port());
+    let started = Instant::now();
+    let upcalls: Vec<_> = uids
+        .iter()
+        .map(|uid| {
+            busy.upcall(*uid, &format!("mech=krb5 uid={uid} enctypes=18,17\n"))
+                .unwrap()
+        })
+        .collect();
+    for (uid, upcall) in uids.iter().zip(upcalls) {
+        let outcome = busy
+            .wait(upcall, WAIT)
+            .unwrap_or_else(|| panic!("no downcall for uid {uid}\n{}", world.logs()));
+        world.check_context(&outcome, *uid, None);
+    }
+    eprintln!("200 upcalls answered in {:?}", started.elapsed());
+    world.gssd.assert_alive();
+    world.svcgssd.assert_alive();
+}
+
+#[test]
+fn a_dead_kdc_gives_an_error_downcall() {
+    if !fuse_or_skip() {
+        return;
+    }
+    let kdc = start_kdc();
+    let dir = tempfile::tempdir().unwrap();
+    let dead = testkdc::free_port().unwrap();
+    let conf = fs::read_to_string(kdc.krb5_conf())
+        .unwrap()
+        .replace(&kdc.address(), &format!("127.0.0.1:{dead}"));
+    let conf_path = dir.path().join("krb5.conf");
+    fs::write(&conf_path, conf).unwrap();
+    let pipefs = PipeFs::mount(&KERNEL_ENCTYPES).unwrap();
+    let keytab = kdc
+        .keytab(&format!("nfs/{}", local_host()))
+        .unwrap()
+        .to_owned();
+    let mut gssd = rgssd(
+        &kdc,
+        &conf_path,
+        &[
+            "gssd",
+            "-f",
+            "-v",
+            "-M",
+            "-p",
+            pipefs.root().to_str().unwrap(),
+            "-k",
+            keytab.to_str().unwrap(),
+            "-d",
+            dir.path().to_str().unwrap(),
+        ],
+        dir.path().join("gssd.log"),
+    );
+    assert!(pipefs.wait_gssd_running(true, WAIT), "{}", gssd.log());
+    let client = pipefs
+        .add_client("nfs", &ClientInfo::nfs4(SERVER, "127.0.0.1", 2049))
+        .unwrap();
+    client.add_pipe("gssd").unwrap();
+    assert!(client.wait_reader("gssd", WAIT));
+    let upcall = client
+        .upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n")
+        .unwrap();
+    let outcome = client.wait(upcall, Duration::from_secs(60));
+    assert_eq!(
+        outcome,
+        Some(Outcome::Error {
+            sent: -errno::EACCES,
+            result: -errno::EACCES
+        }),
+        "{}",
+        gssd.log()
+    );
+    gssd.assert_alive();
+}
+
+#[test]
+fn svcgssd_survives_hostile_requests() {
+    if !fuse_or_skip() {
+        return;
+    }
+    let mut world = World::start();
+    let hostile: Vec<Vec<u8>> = vec![
+        b"\\xzz \\x6001\n".to_vec(),
+        b"\\x0 \\x6001\n".to_vec(),
+        b"\\x\n".to_vec(),
+        b"\\x \\x6001".to_vec(),
+        b"\n".to_vec(),
+        b"plain words here\n".to_vec(),
+        vec![0xff; 300],
+    ];
+    for line in &hostile {
+        let id = world.procfs.request_raw(line.clone());
+        assert!(world.procfs.wait_read(id, WAIT), "{}", world.logs());
+    }
+    // Well-formed lines with tokens that are no AP-REQ get a failure reply.
+    let garbage: Vec<Vec<u8>> = vec![
+        vec![1, 2, 3, 4, 5],
+        Vec::new(),
+        [&[0x60u8, 0x82, 0x10, 0x00][..], &[0xab; 6000]].concat(),
+    ];
+    for token in &garbage {
+        let id = world.procfs.request(&[], token);
+        let reply = world
+            .procfs
+            .wait_reply(id, WAIT)
+            .unwrap_or_else(|| panic!("no reply to a garbage token\n{}", world.logs()));
+        assert_ne!(reply.major, 0);
+        assert_eq!(reply.in_token, *token);
+        assert!(reply.out_handle.is_empty() && reply.out_token.is_empty());
+        assert!(reply.expiry > 0);
+    }
+    // CONTINUE_INIT for a handle svcgssd never issued.
+    let id = world.procfs.request(&[1, 2, 3, 4], &[0x60, 0]);
+    let reply = world
+        .procfs
+        .wait_reply(id, WAIT)
+        .expect("no reply to CONTINUE_INIT");
+    assert_ne!(reply.major, 0);
+
+    // Every record svcgssd wrote was accepted by the kernel's parser.
+    for write in world.procfs.init_writes() {
+        assert!(write.result.is_ok(), "{write:?}");
+    }
+    world.svcgssd.assert_alive();
+    assert!(
+        world.svcgssd.log().contains("malformed"),
+        "{}",
+        world.logs()
+    );
+
+    // And it still serves.
+    let client = world.client(SERVER, world.server.port());
+    let upcall = client
+        .upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n")
+        .unwrap();
+    let outcome = client.wait(upcall, WAIT).expect("no downcall");
+    world.check_context(&outcome, 0, Some(&format!("nfs@{}", local_host())));
+}
