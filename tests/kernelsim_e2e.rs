@@ -676,3 +676,179 @@ fn svcgssd_survives_hostile_requests() {
     let outcome = client.wait(upcall, WAIT).expect("no downcall");
     world.check_context(&outcome, 0, Some(&format!("nfs@{}", local_host())));
 }
+
+/// Accepts directly with rgssd's own krb5 acceptor, without svcgssd.
+struct Direct {
+    credential: rgssd::mech::AcceptorCredential,
+    replay: krb5::gss::replay::ReplayCache,
+}
+
+impl Acceptor for Direct {
+    fn accept(&self, handle: &[u8], token: &[u8]) -> Option<Accepted> {
+        assert!(handle.is_empty());
+        let mech = rgssd::mech::by_name("krb5").unwrap();
+        let options = rgssd::mech::AcceptOptions {
+            enctypes: &KERNEL_ENCTYPES,
+            clockskew: 300,
+            now: rgssd::mech::now(),
+        };
+        match mech.accept_sec_context(&self.credential, &self.replay, &options, token) {
+            Ok(accepted) => {
+                let exported = accepted.context.export().unwrap();
+                let lucid = kernelsim::downcall::import_lucid(&exported, &KERNEL_ENCTYPES).unwrap();
+                Some(Accepted {
+                    major: 0,
+                    minor: 0,
+                    handle: vec![0xd1, 0x2e],
+                    token: accepted.output_token,
+                    verifier: Some(kernelsim::rpcserver::window_mic(&lucid).unwrap()),
+                })
+            }
+            Err(rejected) => Some(Accepted {
+                major: rejected.error.major,
+                minor: rejected.error.minor,
+                ..Accepted::default()
+            }),
+        }
+    }
+}
+
+#[test]
+fn gssd_over_udp_for_callbacks_and_with_a_direct_acceptor() {
+    if !fuse_or_skip() {
+        return;
+    }
+    let mut world = World::start();
+
+    // UDP to the relay: the stand-in answers on the same port.
+    let mut info = ClientInfo::nfs4(SERVER, "127.0.0.1", world.server.port());
+    info.protocol = "udp".to_string();
+    let udp = world.pipefs.add_client("nfs", &info).unwrap();
+    udp.add_pipe("gssd").unwrap();
+    assert!(udp.wait_reader("gssd", WAIT));
+    let upcall = udp.upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n").unwrap();
+    let outcome = udp.wait(upcall, WAIT).expect("no downcall over UDP");
+    world.check_context(&outcome, 0, Some(&format!("nfs@{}", local_host())));
+    assert!(world.server.calls().iter().any(|c| c.udp));
+
+    // knfsd's NFSv4.0 callback client: target= names the acceptor and
+    // service=nfs restricts the keytab to nfs/ keys.
+    let callback_info = ClientInfo {
+        server: "127.0.0.1".to_string(),
+        program_name: "nfs4_cb".to_string(),
+        program: 0x4000_0000,
+        version: 1,
+        address: "127.0.0.1".to_string(),
+        protocol: "tcp".to_string(),
+        port: world.server.port(),
+    };
+    let callback = world.pipefs.add_client("nfsd4_cb", &callback_info).unwrap();
+    callback.add_pipe("gssd").unwrap();
+    assert!(callback.wait_reader("gssd", WAIT), "{}", world.logs());
+    let upcall = callback
+        .upcall(
+            0,
+            &format!("mech=krb5 uid=0 target=nfs@{SERVER} service=nfs enctypes=18,17\n"),
+        )
+        .unwrap();
+    let outcome = callback.wait(upcall, WAIT).expect("no callback downcall");
+    world.check_context(&outcome, 0, Some(&format!("nfs@{}", local_host())));
+    let call = world.server.calls().pop().unwrap();
+    assert_eq!((call.program, call.version), (0x4000_0000, 1));
+
+    // Other mechanisms and enctypes the krb5.conf does not permit fail.
+    for (line, uid) in [
+        ("mech=spkm3 uid=61001\n", 61001),
+        ("mech=krb5 uid=0 service=* enctypes=1,3\n", 0),
+    ] {
+        let upcall = callback.upcall(uid, line).unwrap();
+        assert_eq!(
+            callback.wait(upcall, WAIT),
+            Some(Outcome::Error {
+                sent: -errno::EACCES,
+                result: -errno::EACCES
+            }),
+            "{line}"
+        );
+    }
+
+    // The stand-in accepting with rgssd's acceptor directly.
+    let keytab = krb5::keytab::Keytab::load(&format!(
+        "FILE:{}",
+        world.kdc.keytab(&format!("nfs/{SERVER}")).unwrap().display()
+    ))
+    .unwrap();
+    let direct = RpcServer::start(Arc::new(Direct {
+        credential: rgssd::mech::AcceptorCredential {
+            keytab: Arc::new(keytab),
+            principal: None,
+        },
+        replay: krb5::gss::replay::ReplayCache::new(),
+    }))
+    .unwrap();
+    let client = world.client(SERVER, direct.port());
+    let upcall = client.upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n").unwrap();
+    match client.wait(upcall, WAIT) {
+        Some(Outcome::Context(downcall)) => {
+            let DowncallBody::Context { handle, .. } = downcall.body else {
+                unreachable!()
+            };
+            assert_eq!(handle, [0xd1, 0x2e]);
+        }
+        other => panic!("expected a context, got {other:?}\n{}", world.logs()),
+    }
+    world.gssd.assert_alive();
+}
+
+#[test]
+fn cancel_timed_out_upcalls_sends_etimedout() {
+    if !fuse_or_skip() {
+        return;
+    }
+    let kdc = start_kdc();
+    let dir = tempfile::tempdir().unwrap();
+    let pipefs = PipeFs::mount(&KERNEL_ENCTYPES).unwrap();
+    let keytab = kdc.keytab(&format!("nfs/{}", local_host())).unwrap().to_owned();
+    let mut gssd = rgssd(
+        &kdc,
+        &kdc.krb5_conf(),
+        &[
+            "gssd",
+            "-f",
+            "-v",
+            "-C",
+            "-U",
+            "5",
+            "-T",
+            "30",
+            "-p",
+            pipefs.root().to_str().unwrap(),
+            "-k",
+            keytab.to_str().unwrap(),
+            "-d",
+            dir.path().to_str().unwrap(),
+        ],
+        dir.path().join("gssd.log"),
+    );
+    assert!(pipefs.wait_gssd_running(true, WAIT), "{}", gssd.log());
+    let silent = RpcServer::start(Arc::new(Silent)).unwrap();
+    let client = pipefs
+        .add_client("nfs", &ClientInfo::nfs4(SERVER, "127.0.0.1", silent.port()))
+        .unwrap();
+    client.add_pipe("gssd").unwrap();
+    assert!(client.wait_reader("gssd", WAIT));
+    let started = Instant::now();
+    let upcall = client.upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n").unwrap();
+    assert_eq!(
+        client.wait(upcall, WAIT),
+        Some(Outcome::Error {
+            sent: -errno::ETIMEDOUT,
+            result: -errno::EACCES
+        }),
+        "{}",
+        gssd.log()
+    );
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_secs(5) && elapsed < Duration::from_secs(15), "{elapsed:?}");
+    gssd.assert_alive();
+}

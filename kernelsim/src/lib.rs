@@ -19,7 +19,19 @@ pub mod procfs;
 pub mod qword;
 pub mod rpcserver;
 
-/// Whether FUSE mounts can be made here (root and /dev/fuse).
+/// Whether FUSE mounts can be made here: root, /dev/fuse, and a trial
+/// mount that works (a container may refuse it). Checked once.
 pub fn fuse_available() -> bool {
-    nix::unistd::geteuid().is_root() && std::path::Path::new("/dev/fuse").exists()
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        nix::unistd::geteuid().is_root()
+            && std::path::Path::new("/dev/fuse").exists()
+            && match fs::Mounted::new("probe", Vec::new()) {
+                Ok(_) => true,
+                Err(e) => {
+                    eprintln!("FUSE is not usable here: {e}");
+                    false
+                }
+            }
+    })
 }
