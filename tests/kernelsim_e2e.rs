@@ -62,13 +62,21 @@ fn local_host() -> String {
 }
 
 fn start_kdc() -> TestKdc {
-    let options = TestKdcOptions::new(REALM)
+    start_kdc_with(&[])
+}
+
+/// Starts the KDC with extra `[libdefaults]` lines in its krb5.conf.
+fn start_kdc_with(libdefaults: &[&str]) -> TestKdc {
+    let mut options = TestKdcOptions::new(REALM)
         .user("alice", PASSWORD)
         .principal(PrincipalSpec::service(&format!("nfs/{SERVER}")).with_keytab("server.keytab"))
         .principal(
             PrincipalSpec::service(&format!("nfs/{}", local_host())).with_keytab("client.keytab"),
         )
         .principal(PrincipalSpec::service("nfs/other.example.test").with_keytab("other.keytab"));
+    for line in libdefaults {
+        options = options.libdefault(line);
+    }
     TestKdc::start(options).unwrap_or_else(|e| panic!("cannot start the test KDC: {e}"))
 }
 
@@ -140,7 +148,11 @@ struct World {
 
 impl World {
     fn start() -> World {
-        let kdc = start_kdc();
+        World::start_with(&[])
+    }
+
+    fn start_with(libdefaults: &[&str]) -> World {
+        let kdc = start_kdc_with(libdefaults);
         let dir = tempfile::tempdir().unwrap();
         let ccdir = dir.path().join("cc");
         fs::create_dir(&ccdir).unwrap();
@@ -851,4 +863,41 @@ fn cancel_timed_out_upcalls_sends_etimedout() {
     let elapsed = started.elapsed();
     assert!(elapsed >= Duration::from_secs(5) && elapsed < Duration::from_secs(15), "{elapsed:?}");
     gssd.assert_alive();
+}
+
+#[test]
+fn gssd_reads_a_users_persistent_keyring() {
+    if !fuse_or_skip() {
+        return;
+    }
+    // Only this uid is looked up, so that no other persistent keyring is made.
+    let uid = 61005;
+    let world = World::start_with(&["default_ccache_name = KEYRING:persistent:%{uid}"]);
+    let cache = format!("KEYRING:persistent:{uid}");
+    let kinit = testkdc::find_program("kinit", "krb5-user").unwrap();
+    let mut child = world
+        .kdc
+        .command(kinit)
+        .args(["-c", &cache, &format!("alice@{REALM}")])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let output = child.wait_with_output().unwrap();
+    if !output.status.success() {
+        eprintln!(
+            "skipped: kinit cannot make {cache} here: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        return;
+    }
+    let client = world.client(SERVER, world.server.port());
+    let upcall = client
+        .upcall(uid, &format!("mech=krb5 uid={uid} enctypes=18,17\n"))
+        .unwrap();
+    let outcome = client.wait(upcall, WAIT);
+    let kdestroy = testkdc::find_program("kdestroy", "krb5-user").unwrap();
+    let _ = world.kdc.command(kdestroy).args(["-c", &cache]).output();
+    world.check_context(&outcome.expect("no downcall"), uid, None);
 }
