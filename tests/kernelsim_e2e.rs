@@ -533,6 +533,16 @@ fn gssd_answers_failures_and_load() {
         started.elapsed()
     );
 
+    // The kernel recreates the pipe when the auth is recreated; gssd must
+    // follow the new pipe.
+    let recreated = world.client(SERVER, world.server.port());
+    recreated.remove_pipe("gssd").unwrap();
+    recreated.add_pipe("gssd").unwrap();
+    assert!(recreated.wait_reader("gssd", WAIT), "{}", world.logs());
+    let upcall = recreated.upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n").unwrap();
+    let outcome = recreated.wait(upcall, WAIT).expect("no downcall on the new pipe");
+    world.check_context(&outcome, 0, Some(&format!("nfs@{}", local_host())));
+
     // 200 users at once, each with its own cache.
     let template = ccdir.join("template");
     kinit_as(
