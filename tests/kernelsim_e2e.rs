@@ -539,8 +539,12 @@ fn gssd_answers_failures_and_load() {
     recreated.remove_pipe("gssd").unwrap();
     recreated.add_pipe("gssd").unwrap();
     assert!(recreated.wait_reader("gssd", WAIT), "{}", world.logs());
-    let upcall = recreated.upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n").unwrap();
-    let outcome = recreated.wait(upcall, WAIT).expect("no downcall on the new pipe");
+    let upcall = recreated
+        .upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n")
+        .unwrap();
+    let outcome = recreated
+        .wait(upcall, WAIT)
+        .expect("no downcall on the new pipe");
     world.check_context(&outcome, 0, Some(&format!("nfs@{}", local_host())));
 
     // 200 users at once, each with its own cache.
@@ -748,7 +752,9 @@ fn gssd_over_udp_for_callbacks_and_with_a_direct_acceptor() {
     let udp = world.pipefs.add_client("nfs", &info).unwrap();
     udp.add_pipe("gssd").unwrap();
     assert!(udp.wait_reader("gssd", WAIT));
-    let upcall = udp.upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n").unwrap();
+    let upcall = udp
+        .upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n")
+        .unwrap();
     let outcome = udp.wait(upcall, WAIT).expect("no downcall over UDP");
     world.check_context(&outcome, 0, Some(&format!("nfs@{}", local_host())));
     assert!(world.server.calls().iter().any(|c| c.udp));
@@ -797,7 +803,11 @@ fn gssd_over_udp_for_callbacks_and_with_a_direct_acceptor() {
     // The stand-in accepting with rgssd's acceptor directly.
     let keytab = krb5::keytab::Keytab::load(&format!(
         "FILE:{}",
-        world.kdc.keytab(&format!("nfs/{SERVER}")).unwrap().display()
+        world
+            .kdc
+            .keytab(&format!("nfs/{SERVER}"))
+            .unwrap()
+            .display()
     ))
     .unwrap();
     let direct = RpcServer::start(Arc::new(Direct {
@@ -809,7 +819,9 @@ fn gssd_over_udp_for_callbacks_and_with_a_direct_acceptor() {
     }))
     .unwrap();
     let client = world.client(SERVER, direct.port());
-    let upcall = client.upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n").unwrap();
+    let upcall = client
+        .upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n")
+        .unwrap();
     match client.wait(upcall, WAIT) {
         Some(Outcome::Context(downcall)) => {
             let DowncallBody::Context { handle, .. } = downcall.body else {
@@ -830,7 +842,10 @@ fn cancel_timed_out_upcalls_sends_etimedout() {
     let kdc = start_kdc();
     let dir = tempfile::tempdir().unwrap();
     let pipefs = PipeFs::mount(&KERNEL_ENCTYPES).unwrap();
-    let keytab = kdc.keytab(&format!("nfs/{}", local_host())).unwrap().to_owned();
+    let keytab = kdc
+        .keytab(&format!("nfs/{}", local_host()))
+        .unwrap()
+        .to_owned();
     let mut gssd = rgssd(
         &kdc,
         &kdc.krb5_conf(),
@@ -860,7 +875,9 @@ fn cancel_timed_out_upcalls_sends_etimedout() {
     client.add_pipe("gssd").unwrap();
     assert!(client.wait_reader("gssd", WAIT));
     let started = Instant::now();
-    let upcall = client.upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n").unwrap();
+    let upcall = client
+        .upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n")
+        .unwrap();
     assert_eq!(
         client.wait(upcall, WAIT),
         Some(Outcome::Error {
@@ -871,7 +888,10 @@ fn cancel_timed_out_upcalls_sends_etimedout() {
         gssd.log()
     );
     let elapsed = started.elapsed();
-    assert!(elapsed >= Duration::from_secs(5) && elapsed < Duration::from_secs(15), "{elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_secs(5) && elapsed < Duration::from_secs(15),
+        "{elapsed:?}"
+    );
     gssd.assert_alive();
 }
 
