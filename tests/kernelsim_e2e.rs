@@ -52,7 +52,7 @@ impl Drop for Daemon {
     }
 }
 
-/// The local host name as gssd derives it with DNS canonicalization off.
+/// Returns the local host name as gssd derives it with DNS canonicalization off.
 fn local_host() -> String {
     nix::unistd::gethostname()
         .unwrap()
@@ -224,7 +224,7 @@ impl World {
         self.dir.path().join("cc")
     }
 
-    /// A new NFSv4 client of `server` whose `gssd` pipe gssd has opened.
+    /// Adds an NFSv4 client of `server` and waits until gssd opens its `gssd` pipe.
     fn client(&self, server: &str, port: u16) -> Client {
         let client = self
             .pipefs
@@ -272,7 +272,8 @@ impl World {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs() as u32;
-        assert!(context.endtime > now && downcall.timeout > 0);
+        assert!(context.endtime > now);
+        assert!(downcall.timeout > 0);
         // The lifetime was counted when gssd wrote it, a moment ago.
         assert!(i64::from(downcall.timeout) <= i64::from(context.endtime) - i64::from(now) + 60);
 
@@ -310,7 +311,7 @@ fn fuse_or_skip() -> bool {
 }
 
 #[test]
-fn gssd_and_svcgssd_establish_contexts_through_the_simulated_kernel() {
+fn daemons_establish_contexts() {
     if !fuse_or_skip() {
         return;
     }
@@ -399,7 +400,8 @@ fn gssd_and_svcgssd_establish_contexts_through_the_simulated_kernel() {
             (100_003, 4, 0)
         );
         assert_eq!((call.gss_version, call.gss_proc, call.udp), (1, 1, false));
-        assert!(call.handle.is_empty() && call.rejected.is_none());
+        assert!(call.handle.is_empty());
+        assert_eq!(call.rejected, None);
     }
 
     // A replayed AP-REQ is refused by svcgssd with a GSS error reply.
@@ -454,7 +456,7 @@ fn gssd_and_svcgssd_establish_contexts_through_the_simulated_kernel() {
     world.svcgssd.assert_alive();
 }
 
-/// Never answers: a server that takes the connection and stays silent.
+/// Drops every call: a server that takes the connection and stays silent.
 struct Silent;
 
 impl Acceptor for Silent {
@@ -464,7 +466,7 @@ impl Acceptor for Silent {
 }
 
 #[test]
-fn gssd_answers_failures_and_load() {
+fn gssd_failures_and_load() {
     if !fuse_or_skip() {
         return;
     }
@@ -501,7 +503,7 @@ fn gssd_answers_failures_and_load() {
         })
     );
 
-    // A server that never answers, and a client that goes away meanwhile.
+    // A server that never replies, and a client that goes away meanwhile.
     let silent = RpcServer::start(Arc::new(Silent)).unwrap();
     let vanishing = world.client(SERVER, silent.port());
     let upcall = vanishing
@@ -583,7 +585,7 @@ fn gssd_answers_failures_and_load() {
 }
 
 #[test]
-fn a_dead_kdc_gives_an_error_downcall() {
+fn gssd_dead_kdc() {
     if !fuse_or_skip() {
         return;
     }
@@ -640,7 +642,7 @@ fn a_dead_kdc_gives_an_error_downcall() {
 }
 
 #[test]
-fn svcgssd_survives_hostile_requests() {
+fn svcgssd_hostile_requests() {
     if !fuse_or_skip() {
         return;
     }
@@ -672,7 +674,8 @@ fn svcgssd_survives_hostile_requests() {
             .unwrap_or_else(|| panic!("no reply to a garbage token\n{}", world.logs()));
         assert_ne!(reply.major, 0);
         assert_eq!(reply.in_token, *token);
-        assert!(reply.out_handle.is_empty() && reply.out_token.is_empty());
+        assert!(reply.out_handle.is_empty());
+        assert!(reply.out_token.is_empty());
         assert!(reply.expiry > 0);
     }
     // CONTINUE_INIT for a handle svcgssd never issued.
@@ -740,13 +743,13 @@ impl Acceptor for Direct {
 }
 
 #[test]
-fn gssd_over_udp_for_callbacks_and_with_a_direct_acceptor() {
+fn gssd_udp_callback_direct_acceptor() {
     if !fuse_or_skip() {
         return;
     }
     let mut world = World::start();
 
-    // UDP to the relay: the stand-in answers on the same port.
+    // UDP to the relay: the stand-in listens on the same port for both.
     let mut info = ClientInfo::nfs4(SERVER, "127.0.0.1", world.server.port());
     info.protocol = "udp".to_string();
     let udp = world.pipefs.add_client("nfs", &info).unwrap();
@@ -835,7 +838,7 @@ fn gssd_over_udp_for_callbacks_and_with_a_direct_acceptor() {
 }
 
 #[test]
-fn cancel_timed_out_upcalls_sends_etimedout() {
+fn gssd_cancel_timed_out_upcall() {
     if !fuse_or_skip() {
         return;
     }
@@ -896,7 +899,7 @@ fn cancel_timed_out_upcalls_sends_etimedout() {
 }
 
 #[test]
-fn gssd_reads_a_users_persistent_keyring() {
+fn gssd_persistent_keyring_cache() {
     if !fuse_or_skip() {
         return;
     }

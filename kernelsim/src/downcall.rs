@@ -48,7 +48,7 @@ impl fmt::Debug for Lucid {
     }
 }
 
-/// The key length of each enctype the kernel knows, or `None`.
+/// Returns the key length of an enctype the kernel supports, or `None`.
 pub fn key_length(enctype: i32) -> Option<usize> {
     match enctype {
         17 | 19 | 25 => Some(16),

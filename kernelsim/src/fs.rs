@@ -2,8 +2,8 @@
 //!
 //! The tree lives in memory behind one mutex. Tests change it only through
 //! system calls on the mount (mkdir, mknod, unlink, rmdir), announced first
-//! in [`Tree::pending`], so that the kernel's inotify sees every change as it
-//! sees rpc_pipefs change. Anything else that tries to create or remove an
+//! in [`Tree::pending`], so that inotify reports every change as it does on
+//! rpc_pipefs. Anything else that tries to create or remove an
 //! entry gets EPERM, as on the real filesystems.
 
 use std::collections::{BTreeMap, HashMap};
@@ -26,7 +26,7 @@ const ROOT: u64 = 1;
 /// Attributes and entries are never cached, so every lookup reaches the tree.
 const TTL: Duration = Duration::ZERO;
 
-/// What a file is and how it behaves.
+/// The kind of a node, which sets how its file behaves.
 pub(crate) enum Kind {
     Dir(BTreeMap<String, u64>),
     /// A read-only file with fixed content, such as `info`.
@@ -123,7 +123,7 @@ impl Tree {
         }
     }
 
-    /// The open files of `ino`.
+    /// Returns the open files of `ino`.
     pub fn opens_of(&self, ino: u64) -> Vec<(u64, OpenFile)> {
         self.open
             .iter()
@@ -351,7 +351,11 @@ impl Mounted {
         let name = relative
             .file_name()
             .and_then(OsStr::to_str)
-            .ok_or_else(|| io::Error::other(format!("bad simulated path {relative:?}")))?;
+            .ok_or_else(|| {
+                io::Error::other(format!(
+                    "invalid simulated path {relative:?}: expected a file name inside the mount"
+                ))
+            })?;
         let mut tree = self.shared.lock();
         let parent = tree.resolve(parent).ok_or_else(|| {
             io::Error::new(
@@ -459,7 +463,7 @@ impl Filesystem for SimFs {
             OpenAccMode::O_RDWR => (true, true),
         };
         let fh = tree.next_fh;
-        let enctypes_busy = {
+        let version_busy = {
             // Kernel pipe version lock: the first open GSS pipe fixes the
             // version; a pipe of the other kind is then busy.
             let version = match tree.nodes.get(&ino.0).map(|n| &n.kind) {
@@ -473,7 +477,7 @@ impl Filesystem for SimFs {
                 })
             })
         };
-        if enctypes_busy {
+        if version_busy {
             return reply.error(Errno::EBUSY);
         }
         let result = match tree.nodes.get_mut(&ino.0).map(|n| &mut n.kind) {

@@ -7,8 +7,8 @@
 //! upcalls with EPIPE and makes reads and writes on open files fail with
 //! EPIPE; when the last reader closes, unread upcalls fail with EAGAIN.
 //!
-//! NOTE: the kernel's 30-second timeout for upcalls queued while nobody
-//! has the pipe open, and its coalescing of identical upcalls, are not
+//! NOTE: the kernel's 30-second timeout for upcalls queued while no
+//! process has the pipe open, and its coalescing of identical upcalls, are not
 //! simulated.
 
 use std::collections::{HashMap, VecDeque};
@@ -28,7 +28,7 @@ pub const TOP_DIRS: [&str; 9] = [
     "lockd", "mount", "nfs", "portmap", "statd", "nfsd4_cb", "cache", "nfsd", "gssd",
 ];
 
-/// What became of an upcall.
+/// The outcome of an upcall.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// A context downcall the kernel could import.

@@ -7,7 +7,7 @@
 //! error. The buffer ends with an implicit NUL, as the kernel adds one
 //! after each write.
 
-/// Why an integer field was refused.
+/// The reason an integer field was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IntError {
     /// The field is empty (the kernel's -ENOENT).

@@ -29,7 +29,7 @@ fn error_downcall(uid: u32, err: i32) -> Vec<u8> {
 }
 
 #[test]
-fn pipe_gives_one_upcall_per_read_and_matches_downcalls_by_uid() {
+fn pipe_reads_and_downcalls() {
     if !kernelsim::fuse_available() {
         eprintln!("skipped: needs root and /dev/fuse");
         return;
@@ -144,7 +144,7 @@ fn pipe_gives_one_upcall_per_read_and_matches_downcalls_by_uid() {
 }
 
 #[test]
-fn closing_the_last_reader_fails_unread_upcalls_with_eagain() {
+fn pipe_last_reader_close() {
     if !kernelsim::fuse_available() {
         eprintln!("skipped: needs root and /dev/fuse");
         return;
@@ -179,7 +179,7 @@ fn closing_the_last_reader_fails_unread_upcalls_with_eagain() {
 }
 
 #[test]
-fn init_channel_gives_each_request_once_and_parses_writes() {
+fn init_channel_reads_and_writes() {
     if !kernelsim::fuse_available() {
         eprintln!("skipped: needs root and /dev/fuse");
         return;
@@ -245,7 +245,7 @@ fn init_channel_gives_each_request_once_and_parses_writes() {
 }
 
 #[test]
-fn long_requests_are_read_whole() {
+fn init_channel_long_request() {
     if !kernelsim::fuse_available() {
         eprintln!("skipped: needs root and /dev/fuse");
         return;
