@@ -301,6 +301,35 @@ impl World {
     }
 }
 
+/// Returns the outcome of an error downcall carrying `errno`: the kernel
+/// keeps EKEYEXPIRED and turns every other errno into EACCES.
+fn error_outcome(errno: i32) -> Option<Outcome> {
+    let result = if errno == errno::EKEYEXPIRED {
+        -errno::EKEYEXPIRED
+    } else {
+        -errno::EACCES
+    };
+    Some(Outcome::Error {
+        sent: -errno,
+        result,
+    })
+}
+
+/// Queues a user upcall for `uid` and waits for its outcome.
+fn user_upcall(client: &Client, uid: u32) -> Option<Outcome> {
+    let line = format!("mech=krb5 uid={uid} enctypes=18,17\n");
+    let upcall = client.upcall(uid, &line).unwrap();
+    client.wait(upcall, WAIT)
+}
+
+/// Queues a machine-credential upcall and waits for its outcome.
+fn machine_upcall(client: &Client) -> Option<Outcome> {
+    let upcall = client
+        .upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n")
+        .unwrap();
+    client.wait(upcall, WAIT)
+}
+
 fn fuse_or_skip() -> bool {
     if kernelsim::fuse_available() {
         true
@@ -368,28 +397,13 @@ fn daemons_establish_contexts() {
     }
 
     std::thread::sleep(expired_at.saturating_duration_since(Instant::now()));
-    let upcall = client
-        .upcall(61003, "mech=krb5 uid=61003 enctypes=18,17\n")
-        .unwrap();
     assert_eq!(
-        client.wait(upcall, WAIT),
-        Some(Outcome::Error {
-            sent: -errno::EKEYEXPIRED,
-            result: -errno::EKEYEXPIRED
-        }),
+        user_upcall(&client, 61003),
+        error_outcome(errno::EKEYEXPIRED),
         "{}",
         world.logs()
     );
-    let upcall = client
-        .upcall(61004, "mech=krb5 uid=61004 enctypes=18,17\n")
-        .unwrap();
-    assert_eq!(
-        client.wait(upcall, WAIT),
-        Some(Outcome::Error {
-            sent: -errno::EACCES,
-            result: -errno::EACCES
-        })
-    );
+    assert_eq!(user_upcall(&client, 61004), error_outcome(errno::EACCES));
 
     // Every call the stand-in saw was a well-formed INIT over TCP.
     let calls = world.server.calls();
@@ -422,16 +436,7 @@ fn daemons_establish_contexts() {
     // A ticket for a principal that svcgssd does not accept: the server's
     // failure reaches gssd, which sends EACCES down.
     let other = world.client("other.example.test", world.server.port());
-    let upcall = other
-        .upcall(61001, "mech=krb5 uid=61001 enctypes=18,17\n")
-        .unwrap();
-    assert_eq!(
-        other.wait(upcall, WAIT),
-        Some(Outcome::Error {
-            sent: -errno::EACCES,
-            result: -errno::EACCES
-        })
-    );
+    assert_eq!(user_upcall(&other, 61001), error_outcome(errno::EACCES));
     let log = world.gssd.log();
     assert!(log.contains("rejected the context"), "{log}");
 
@@ -477,15 +482,9 @@ fn gssd_failures_and_load() {
     let dead_port = testkdc::free_port().unwrap();
     let unreachable = world.client(SERVER, dead_port);
     let started = Instant::now();
-    let upcall = unreachable
-        .upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n")
-        .unwrap();
     assert_eq!(
-        unreachable.wait(upcall, WAIT),
-        Some(Outcome::Error {
-            sent: -errno::EACCES,
-            result: -errno::EACCES
-        }),
+        machine_upcall(&unreachable),
+        error_outcome(errno::EACCES),
         "{}",
         world.logs()
     );
@@ -495,13 +494,7 @@ fn gssd_failures_and_load() {
     let upcall = unreachable
         .upcall(61050, "mech=krb5 uid=61050 target= enctypes=18\n")
         .unwrap();
-    assert_eq!(
-        unreachable.wait(upcall, WAIT),
-        Some(Outcome::Error {
-            sent: -errno::EACCES,
-            result: -errno::EACCES
-        })
-    );
+    assert_eq!(unreachable.wait(upcall, WAIT), error_outcome(errno::EACCES));
 
     // A server that never replies, and a client that goes away meanwhile.
     let silent = RpcServer::start(Arc::new(Silent)).unwrap();
@@ -629,15 +622,7 @@ fn gssd_dead_kdc() {
         .upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n")
         .unwrap();
     let outcome = client.wait(upcall, Duration::from_secs(60));
-    assert_eq!(
-        outcome,
-        Some(Outcome::Error {
-            sent: -errno::EACCES,
-            result: -errno::EACCES
-        }),
-        "{}",
-        gssd.log()
-    );
+    assert_eq!(outcome, error_outcome(errno::EACCES), "{}", gssd.log());
     gssd.assert_alive();
 }
 
@@ -795,10 +780,7 @@ fn gssd_udp_callback_direct_acceptor() {
         let upcall = callback.upcall(uid, line).unwrap();
         assert_eq!(
             callback.wait(upcall, WAIT),
-            Some(Outcome::Error {
-                sent: -errno::EACCES,
-                result: -errno::EACCES
-            }),
+            error_outcome(errno::EACCES),
             "{line}"
         );
     }
@@ -878,15 +860,9 @@ fn gssd_cancel_timed_out_upcall() {
     client.add_pipe("gssd").unwrap();
     assert!(client.wait_reader("gssd", WAIT));
     let started = Instant::now();
-    let upcall = client
-        .upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n")
-        .unwrap();
     assert_eq!(
-        client.wait(upcall, WAIT),
-        Some(Outcome::Error {
-            sent: -errno::ETIMEDOUT,
-            result: -errno::EACCES
-        }),
+        machine_upcall(&client),
+        error_outcome(errno::ETIMEDOUT),
         "{}",
         gssd.log()
     );
@@ -913,6 +889,7 @@ fn gssd_persistent_keyring_cache() {
         .command(kinit)
         .args(["-c", &cache, &format!("alice@{REALM}")])
         .stdin(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
