@@ -69,7 +69,11 @@ fn start_kdc() -> TestKdc {
 fn start_kdc_with(libdefaults: &[&str]) -> TestKdc {
     let mut options = TestKdcOptions::new(REALM)
         .user("alice", PASSWORD)
-        .principal(PrincipalSpec::service(&format!("nfs/{SERVER}")).with_keytab("server.keytab"))
+        .principal(
+            PrincipalSpec::service(&format!("nfs/{SERVER}"))
+                .with_keytab("server.keytab")
+                .with_enctypes(&KERNEL_ENCTYPES),
+        )
         .principal(
             PrincipalSpec::service(&format!("nfs/{}", local_host())).with_keytab("client.keytab"),
         )
@@ -152,12 +156,17 @@ impl World {
     }
 
     fn start_with(libdefaults: &[&str]) -> World {
+        World::start_custom(libdefaults, &KERNEL_ENCTYPES)
+    }
+
+    /// Starts a world whose server kernel imports only `server_enctypes`.
+    fn start_custom(libdefaults: &[&str], server_enctypes: &[i32]) -> World {
         let kdc = start_kdc_with(libdefaults);
         let dir = tempfile::tempdir().unwrap();
         let ccdir = dir.path().join("cc");
         fs::create_dir(&ccdir).unwrap();
         fs::set_permissions(&ccdir, fs::Permissions::from_mode(0o1777)).unwrap();
-        let procfs = Arc::new(ProcFs::mount(&KERNEL_ENCTYPES).unwrap());
+        let procfs = Arc::new(ProcFs::mount(server_enctypes).unwrap());
         let pipefs = PipeFs::mount(&KERNEL_ENCTYPES).unwrap();
         let server = RpcServer::start(Arc::new(ProcRelay {
             procfs: Arc::clone(&procfs),
@@ -888,4 +897,33 @@ fn gssd_persistent_keyring_cache() {
     let kdestroy = testkdc::find_program("kdestroy", "krb5-user").unwrap();
     let _ = world.kdc.command(kdestroy).args(["-c", &cache]).output();
     world.check_context(&outcome.expect("no downcall"), uid, None);
+}
+
+#[test]
+fn svcgssd_limits_context_to_server_enctypes() {
+    if !fuse_or_skip() {
+        return;
+    }
+    // The client prefers AES-SHA2, but the server's kernel has only
+    // AES-SHA1, so svcgssd must pick an AES-SHA1 acceptor subkey from the
+    // enctypes the initiator lists (RFC 4537).
+    let permitted = "permitted_enctypes = aes256-cts-hmac-sha384-192 aes128-cts-hmac-sha256-128 aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96";
+    let world = World::start_custom(&[permitted], &[18, 17]);
+    let client = world.client(SERVER, world.server.port());
+    let upcall = client
+        .upcall(0, "mech=krb5 uid=0 service=* enctypes=20,19,18,17\n")
+        .unwrap();
+    let outcome = client.wait(upcall, WAIT).expect("no downcall");
+    world.check_context(&outcome, 0, Some(&format!("nfs@{}", local_host())));
+    let Some(Outcome::Context(downcall)) = Some(outcome) else {
+        unreachable!()
+    };
+    let DowncallBody::Context { context, .. } = downcall.body else {
+        unreachable!()
+    };
+    assert!([18, 17].contains(&context.enctype), "{context:?}");
+    assert_eq!(context.flags & FLAG_ACCEPTOR_SUBKEY, FLAG_ACCEPTOR_SUBKEY);
+    for write in world.procfs.context_writes() {
+        assert!(write.result.is_ok(), "{write:?}");
+    }
 }
