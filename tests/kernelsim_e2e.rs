@@ -680,6 +680,26 @@ fn svcgssd_hostile_requests() {
         assert!(reply.out_token.is_empty());
         assert!(reply.expiry > 0);
     }
+    // A request line as Linux 6.12 wrote it, with an AP-REQ for keys this
+    // KDC never made: a failure reply that echoes the 1672-byte line's key.
+    let recorded = fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/kernel/init-request-krb5.txt"
+    ))
+    .unwrap();
+    let id = world.procfs.request_raw(recorded.clone());
+    let reply = world
+        .procfs
+        .wait_reply(id, WAIT)
+        .expect("no reply to the recorded request");
+    assert_ne!(reply.major, 0);
+    let echoed = format!(
+        "{} {}\n",
+        kernelsim::procfs::hex_field(&reply.in_handle),
+        kernelsim::procfs::hex_field(&reply.in_token)
+    );
+    assert_eq!(echoed.as_bytes(), &recorded[..]);
+
     // CONTINUE_INIT for a handle svcgssd never issued.
     let id = world.procfs.request(&[1, 2, 3, 4], &[0x60, 0]);
     let reply = world

@@ -452,10 +452,15 @@ impl ProcFs {
 mod tests {
     use super::*;
 
+    /// Records that rpc.svcgssd wrote under Linux 6.12 with AES-SHA2 keys.
+    fn recorded(name: &str) -> Vec<u8> {
+        let path = format!("{}/../tests/data/kernel/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+    }
+
     #[test]
     fn parses_recorded_context_line() {
-        // Written by rpc.svcgssd under Linux 6.12 (AES-SHA2 keys).
-        let line = b"\\x01000000 1796450945 -1 -1 0 krb5 \\x0600000081aa136b0f3f05100000000014000000dfa2bac31d6e45f9c4c4607b4218148dca74c3adc53960fbf153bf4968681579 nfs@nfs.example.test \n";
+        let line = &recorded("context-line-nfs-utils.txt")[..];
         let entry = parse_context(line, &[20, 19, 18, 17]).unwrap();
         assert_eq!(entry.handle, [1, 0, 0, 0]);
         assert_eq!(entry.expiry, 1_796_450_945);
@@ -488,6 +493,18 @@ mod tests {
         );
         assert_eq!(parse_context(b"\\x01 100 x", &enc), Err(errno::EINVAL));
         assert_eq!(parse_context(b"\\x0 100", &enc), Err(errno::EINVAL));
+    }
+
+    #[test]
+    fn parses_recorded_init_reply() {
+        let request = recorded("init-request-krb5.txt");
+        let reply = parse_init_reply(&recorded("init-reply-nfs-utils.txt")).unwrap();
+        let mut key = Line::new(&request);
+        assert_eq!(key.field(request.len()), Some(reply.in_handle.clone()));
+        assert_eq!(key.field(request.len()), Some(reply.in_token.clone()));
+        assert_eq!((reply.major, reply.minor), (0, 0));
+        assert_eq!(reply.out_handle, [1, 0, 0, 0]);
+        assert_eq!(&reply.out_token[..2], &[0x60, 0x81]);
     }
 
     #[test]
