@@ -45,10 +45,17 @@ impl Daemon {
     }
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
+impl Daemon {
+    /// Stops the daemon by its PID and reaps it.
+    fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -138,6 +145,53 @@ fn chown_tree(path: &Path, uid: u32) {
     }
 }
 
+/// Starts the shared svcgssd on `procfs` and waits until it listens.
+fn start_svcgssd(kdc: &TestKdc, procfs: &ProcFs, log: &Path) -> Daemon {
+    let principal = format!("nfs/{SERVER}@{REALM}");
+    let args = [
+        "svcgssd",
+        "-f",
+        "-vvv",
+        "-p",
+        &principal,
+        "--proc-dir",
+        procfs.root().to_str().unwrap(),
+    ];
+    let svcgssd = rgssd(kdc, &kdc.krb5_conf(), &args, log.to_owned());
+    assert!(
+        procfs.wait_listener(true, WAIT),
+        "svcgssd did not open the init channel; its log:\n{}",
+        svcgssd.log()
+    );
+    svcgssd
+}
+
+/// Starts the shared gssd on `pipefs` and waits until it holds the dummy
+/// pipe open.
+fn start_gssd(kdc: &TestKdc, pipefs: &PipeFs, ccdir: &Path, log: &Path) -> Daemon {
+    let keytab = kdc.keytab(&format!("nfs/{}", local_host())).unwrap();
+    let args = [
+        "gssd",
+        "-f",
+        "-vvv",
+        "-T",
+        "3",
+        "-p",
+        pipefs.root().to_str().unwrap(),
+        "-k",
+        keytab.to_str().unwrap(),
+        "-d",
+        ccdir.to_str().unwrap(),
+    ];
+    let gssd = rgssd(kdc, &kdc.krb5_conf(), &args, log.to_owned());
+    assert!(
+        pipefs.wait_gssd_running(true, WAIT),
+        "gssd did not open the dummy pipe; its log:\n{}",
+        gssd.log()
+    );
+    gssd
+}
+
 /// Everything an end-to-end test needs: the KDC, both simulated trees,
 /// the stand-in server and both daemons.
 struct World {
@@ -173,51 +227,8 @@ impl World {
             timeout: Duration::from_secs(10),
         }))
         .unwrap();
-        let svcgssd = rgssd(
-            &kdc,
-            &kdc.krb5_conf(),
-            &[
-                "svcgssd",
-                "-f",
-                "-vvv",
-                "-p",
-                &format!("nfs/{SERVER}@{REALM}"),
-                "--proc-dir",
-                procfs.root().to_str().unwrap(),
-            ],
-            dir.path().join("svcgssd.log"),
-        );
-        assert!(
-            procfs.wait_listener(WAIT),
-            "svcgssd did not open the init channel"
-        );
-        let client_keytab = kdc
-            .keytab(&format!("nfs/{}", local_host()))
-            .unwrap()
-            .to_owned();
-        let gssd = rgssd(
-            &kdc,
-            &kdc.krb5_conf(),
-            &[
-                "gssd",
-                "-f",
-                "-vvv",
-                "-T",
-                "3",
-                "-p",
-                pipefs.root().to_str().unwrap(),
-                "-k",
-                client_keytab.to_str().unwrap(),
-                "-d",
-                ccdir.to_str().unwrap(),
-            ],
-            dir.path().join("gssd.log"),
-        );
-        assert!(
-            pipefs.wait_gssd_running(true, WAIT),
-            "gssd did not open the dummy pipe; its log:\n{}",
-            gssd.log()
-        );
+        let svcgssd = start_svcgssd(&kdc, &procfs, &dir.path().join("svcgssd.log"));
+        let gssd = start_gssd(&kdc, &pipefs, &ccdir, &dir.path().join("gssd.log"));
         World {
             kdc,
             dir,
@@ -948,4 +959,39 @@ fn svcgssd_limits_context_to_server_enctypes() {
     for write in world.procfs.context_writes() {
         assert!(write.result.is_ok(), "{write:?}");
     }
+}
+
+#[test]
+fn daemons_restart_with_pending_work() {
+    if !fuse_or_skip() {
+        return;
+    }
+    let mut world = World::start();
+    let client = world.client(SERVER, world.server.port());
+
+    // svcgssd is down while the request arrives: the request waits in the
+    // channel, and a new svcgssd reads it when it opens the channel.
+    world.svcgssd.stop();
+    assert!(world.procfs.wait_listener(false, WAIT));
+    let upcall = client
+        .upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n")
+        .unwrap();
+    assert!(client.wait_read(upcall, WAIT));
+    let log = world.dir.path().join("svcgssd-2.log");
+    world.svcgssd = start_svcgssd(&world.kdc, &world.procfs, &log);
+    let outcome = client.wait(upcall, WAIT).expect("no downcall");
+    world.check_context(&outcome, 0, Some(&format!("nfs@{}", local_host())));
+
+    // gssd is down while the upcall is queued: the new gssd reads it.
+    world.gssd.stop();
+    assert!(world.pipefs.wait_gssd_running(false, WAIT));
+    let upcall = client
+        .upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n")
+        .unwrap();
+    let log = world.dir.path().join("gssd-2.log");
+    world.gssd = start_gssd(&world.kdc, &world.pipefs, &world.ccdir(), &log);
+    let outcome = client
+        .wait(upcall, WAIT)
+        .expect("no downcall after restart");
+    world.check_context(&outcome, 0, Some(&format!("nfs@{}", local_host())));
 }

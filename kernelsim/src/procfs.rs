@@ -395,15 +395,19 @@ impl ProcFs {
             .is_some()
     }
 
-    /// Waits until a daemon holds the init channel open for writing, the
-    /// kernel's test for a listener.
-    pub fn wait_listener(&self, timeout: Duration) -> bool {
+    /// Waits until a process has the init channel open for writing (the
+    /// kernel's test for a listener), or with `present` false until none
+    /// has; false if that did not happen within `timeout`.
+    ///
+    /// NOTE: the kernel also counts a listener for 30 seconds after the
+    /// last close; the simulation does not.
+    pub fn wait_listener(&self, present: bool, timeout: Duration) -> bool {
         self.mount
             .shared
             .wait_for(timeout, |tree| {
                 let ino = tree.resolve(Path::new(INIT))?;
                 match tree.nodes.get(&ino).map(|n| &n.kind) {
-                    Some(Kind::Init(channel)) if channel.writers > 0 => Some(()),
+                    Some(Kind::Init(channel)) if (channel.writers > 0) == present => Some(()),
                     _ => None,
                 }
             })

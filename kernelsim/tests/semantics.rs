@@ -190,7 +190,7 @@ fn init_channel_reads_and_writes() {
         .write(true)
         .open(proc.root().join("auth.rpcsec.init/channel"))
         .unwrap();
-    assert!(proc.wait_listener(WAIT));
+    assert!(proc.wait_listener(true, WAIT));
     let mut buf = vec![0u8; 65536];
     assert_eq!(init.read(&mut buf).unwrap(), 0);
     let id = proc.request(&[], &[0x60, 0x01]);
