@@ -84,7 +84,10 @@ fn start_kdc_with(libdefaults: &[&str]) -> TestKdc {
         .principal(
             PrincipalSpec::service(&format!("nfs/{}", local_host())).with_keytab("client.keytab"),
         )
-        .principal(PrincipalSpec::service("nfs/other.example.test").with_keytab("other.keytab"));
+        .principal(PrincipalSpec::service("nfs/other.example.test").with_keytab("other.keytab"))
+        .principal(
+            PrincipalSpec::service("nfs/callback.example.test").with_keytab("client.keytab"),
+        );
     for line in libdefaults {
         options = options.libdefault(line);
     }
@@ -821,6 +824,18 @@ fn gssd_udp_callback_direct_acceptor() {
     world.check_context(&outcome, 0, Some(&format!("nfs@{}", local_host())));
     let call = world.server.calls().pop().unwrap();
     assert_eq!((call.program, call.version), (0x4000_0000, 1));
+
+    // srchost= replaces the local host name in the machine principal.
+    let upcall = callback
+        .upcall(
+            0,
+            &format!(
+                "mech=krb5 uid=0 target=nfs@{SERVER} service=nfs srchost=callback.example.test enctypes=18,17\n"
+            ),
+        )
+        .unwrap();
+    let outcome = callback.wait(upcall, WAIT).expect("no srchost downcall");
+    world.check_context(&outcome, 0, Some("nfs@callback.example.test"));
 
     // Other mechanisms and enctypes the krb5.conf does not permit fail.
     for (line, uid) in [
