@@ -198,13 +198,15 @@ fn start_gssd(kdc: &TestKdc, pipefs: &PipeFs, ccdir: &Path, log: &Path) -> Daemo
 /// Everything an end-to-end test needs: the KDC, both simulated trees,
 /// the stand-in server and both daemons.
 struct World {
-    kdc: TestKdc,
-    dir: tempfile::TempDir,
+    // Fields drop in this order: the daemons first, so that nothing holds
+    // the mounts open when they are unmounted.
+    gssd: Daemon,
+    svcgssd: Daemon,
+    server: RpcServer,
     pipefs: PipeFs,
     procfs: Arc<ProcFs>,
-    server: RpcServer,
-    svcgssd: Daemon,
-    gssd: Daemon,
+    kdc: TestKdc,
+    dir: tempfile::TempDir,
 }
 
 impl World {

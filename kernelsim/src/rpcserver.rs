@@ -205,6 +205,7 @@ impl RpcServer {
         {
             let (stop, calls) = (Arc::clone(&stop), Arc::clone(&calls));
             threads.push(std::thread::spawn(move || {
+                let mut connections = Vec::new();
                 for stream in tcp.incoming() {
                     if stop.load(Ordering::Relaxed) {
                         break;
@@ -212,7 +213,14 @@ impl RpcServer {
                     let Ok(stream) = stream else { continue };
                     let (stop, calls, acceptor) =
                         (Arc::clone(&stop), Arc::clone(&calls), Arc::clone(&acceptor));
-                    std::thread::spawn(move || serve_tcp(stream, &stop, acceptor.as_ref(), &calls));
+                    connections.push(std::thread::spawn(move || {
+                        serve_tcp(stream, &stop, acceptor.as_ref(), &calls)
+                    }));
+                }
+                // Each connection notices the stop within its read timeout;
+                // joining them releases the acceptor before the server is gone.
+                for connection in connections {
+                    let _ = connection.join();
                 }
             }));
         }
