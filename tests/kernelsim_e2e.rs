@@ -169,7 +169,7 @@ fn start_svcgssd(kdc: &TestKdc, procfs: &ProcFs, log: &Path) -> Daemon {
     svcgssd
 }
 
-/// Starts the shared gssd on `pipefs` and waits until it holds the dummy
+/// Starts the shared gssd on `pipefs` and waits until it has the dummy
 /// pipe open.
 fn start_gssd(kdc: &TestKdc, pipefs: &PipeFs, ccdir: &Path, log: &Path) -> Daemon {
     let keytab = kdc.keytab(&format!("nfs/{}", local_host())).unwrap();
@@ -198,7 +198,7 @@ fn start_gssd(kdc: &TestKdc, pipefs: &PipeFs, ccdir: &Path, log: &Path) -> Daemo
 /// Everything an end-to-end test needs: the KDC, both simulated trees,
 /// the stand-in server and both daemons.
 struct World {
-    // Fields drop in this order: the daemons first, so that nothing holds
+    // Fields drop in this order: the daemons first, so that no process has
     // the mounts open when they are unmounted.
     gssd: Daemon,
     svcgssd: Daemon,

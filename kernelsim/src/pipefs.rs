@@ -233,7 +233,7 @@ impl MessagePipe {
         }
     }
 
-    /// The pipe is removed: everything pending fails with EPIPE.
+    /// Marks the pipe removed, failing everything pending with EPIPE.
     pub fn close(&mut self) {
         self.closed = true;
         for id in std::mem::take(&mut self.queue) {
@@ -290,7 +290,7 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
-    /// An NFSv4 client of `server` at `address:port` over TCP.
+    /// Describes an NFSv4 client of `server` at `address:port` over TCP.
     pub fn nfs4(server: &str, address: &str, port: u16) -> Self {
         Self {
             server: server.to_string(),
@@ -303,7 +303,7 @@ impl ClientInfo {
         }
     }
 
-    /// The file's text, five lines as the kernel prints them.
+    /// Renders the file's text, five lines as the kernel prints them.
     pub fn render(&self) -> String {
         format!(
             "RPC server: {}\nservice: {} ({}) version {}\naddress: {}\nprotocol: {}\nport: {}\n",
@@ -360,7 +360,7 @@ impl PipeFs {
         })
     }
 
-    /// The mount point, to give to `rgssd gssd -p`.
+    /// Returns the mount point, to give to `rgssd gssd -p`.
     pub fn root(&self) -> &Path {
         &self.mount.root
     }
@@ -419,12 +419,12 @@ pub struct Client {
 }
 
 impl Client {
-    /// The directory, relative to the mount point.
+    /// Returns the directory, relative to the mount point.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
-    /// The directory's full path.
+    /// Returns the directory's full path.
     pub fn path(&self) -> PathBuf {
         self.mount.root.join(&self.dir)
     }
@@ -512,7 +512,7 @@ impl Client {
         })
     }
 
-    /// Whether the upcall has been read by the daemon.
+    /// Waits until the daemon has read the upcall; false after `timeout`.
     pub fn wait_read(&self, upcall: UpcallId, timeout: Duration) -> bool {
         self.mount
             .shared
@@ -544,7 +544,7 @@ impl Client {
             .is_some()
     }
 
-    /// Every write made to `pipe` so far, with its result.
+    /// Returns every write made to `pipe` so far, with its result.
     pub fn writes(&self, pipe: &str) -> Vec<Write> {
         let tree = self.mount.shared.lock();
         let path = self.dir.join(pipe);

@@ -2,7 +2,7 @@
 //! `auth.rpcsec.init/channel`, where requests wait to be read and replies
 //! are written, and `auth.rpcsec.context/channel`, where contexts are
 //! installed. Each read gives one request (the rest of a long one on the
-//! next read of the same file) or nothing; each write is parsed whole, the
+//! next read of the same file) or nothing. Each write is parsed whole, the
 //! way the kernel parses it, and the write returns the parse error.
 
 use std::collections::{HashMap, HashSet};
@@ -230,7 +230,7 @@ impl InitChannel {
         let result = check_size(data).and_then(|()| parse_init_reply(data));
         let result = result.map(|reply| {
             let key = (reply.in_handle.clone(), reply.in_token.clone());
-            // The key names one cache entry, which answers every request
+            // The key names one cache entry, which completes every request
             // with that key. A reply for an unknown key is still taken: the
             // kernel makes a new cache entry for it.
             for request in self
@@ -323,7 +323,7 @@ impl ProcFs {
         Ok(Self { mount })
     }
 
-    /// The directory to give to `rgssd svcgssd --proc-dir`.
+    /// Returns the directory to give to `rgssd svcgssd --proc-dir`.
     pub fn root(&self) -> &Path {
         &self.mount.root
     }
@@ -379,7 +379,7 @@ impl ProcFs {
         })
     }
 
-    /// Whether a request has been read by the daemon.
+    /// Waits until the daemon has read a request; false after `timeout`.
     pub fn wait_read(&self, id: RequestId, timeout: Duration) -> bool {
         self.mount
             .shared
@@ -414,7 +414,7 @@ impl ProcFs {
             .is_some()
     }
 
-    /// The installed context with this handle, if any.
+    /// Returns the installed context with this handle, if any.
     pub fn context(&self, handle: &[u8]) -> Option<ContextEntry> {
         let tree = self.mount.shared.lock();
         let ino = tree.resolve(Path::new(CONTEXT))?;
@@ -429,12 +429,12 @@ impl ProcFs {
         }
     }
 
-    /// Every write made to the init channel so far.
+    /// Returns every write made to the init channel so far.
     pub fn init_writes(&self) -> Vec<Write> {
         self.with_init(|c| c.writes.clone()).unwrap_or_default()
     }
 
-    /// Every write made to the context channel so far.
+    /// Returns every write made to the context channel so far.
     pub fn context_writes(&self) -> Vec<Write> {
         let tree = self.mount.shared.lock();
         let Some(ino) = tree.resolve(Path::new(CONTEXT)) else {
@@ -446,7 +446,7 @@ impl ProcFs {
         }
     }
 
-    /// The enctypes the simulated kernel imports.
+    /// Returns the enctypes the simulated kernel imports.
     pub fn enctypes(&self) -> Vec<i32> {
         self.mount.shared.lock().enctypes.clone()
     }

@@ -1,4 +1,4 @@
-//! An RPCSEC_GSS server stand-in on 127.0.0.1: it answers the NULL call
+//! An RPCSEC_GSS server stand-in on 127.0.0.1: it replies to the NULL call
 //! that carries an RPCSEC_GSS INIT or CONTINUE_INIT credential over TCP
 //! (record marking) and UDP, checks it as knfsd does, and gets the GSS
 //! result from an [`Acceptor`]. [`ProcRelay`] passes the token through the
@@ -236,7 +236,7 @@ impl RpcServer {
         self.port
     }
 
-    /// The calls received so far.
+    /// Returns the calls received so far.
     pub fn calls(&self) -> Vec<Call> {
         self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -351,7 +351,7 @@ impl Acceptor for ProcRelay {
     }
 }
 
-/// The acceptor's MIC over the big-endian window, made with the kernel's
+/// Makes the acceptor's MIC over the big-endian window with the kernel's
 /// first sequence number for the context.
 pub fn window_mic(lucid: &crate::downcall::Lucid) -> Result<Vec<u8>, String> {
     use krb5::gss::mic::{get_mic, token_flags};
