@@ -74,8 +74,14 @@ fn start_kdc() -> TestKdc {
 
 /// Starts the KDC with extra `[libdefaults]` lines in its krb5.conf.
 fn start_kdc_with(libdefaults: &[&str]) -> TestKdc {
-    let mut options = TestKdcOptions::new(REALM)
+    start_kdc_in(REALM, libdefaults)
+}
+
+/// Starts the KDC of `realm`, with extra `[libdefaults]` lines.
+fn start_kdc_in(realm: &str, libdefaults: &[&str]) -> TestKdc {
+    let mut options = TestKdcOptions::new(realm)
         .user("alice", PASSWORD)
+        .user("root", PASSWORD)
         .principal(
             PrincipalSpec::service(&format!("nfs/{SERVER}"))
                 .with_keytab("server.keytab")
@@ -119,10 +125,16 @@ fn rgssd(kdc: &TestKdc, krb5_conf: &Path, args: &[&str], log: PathBuf) -> Daemon
 /// Gets a TGT for alice into `cache` with MIT's kinit, then gives the
 /// cache (a file, or a DIR collection) to `uid`.
 fn kinit_as(kdc: &TestKdc, cache: &str, lifetime: &str, owned: &Path, uid: u32) {
+    kinit_user(kdc, "alice", cache, lifetime, owned, uid);
+}
+
+/// Gets a TGT for `user` as [`kinit_as`] does.
+fn kinit_user(kdc: &TestKdc, user: &str, cache: &str, lifetime: &str, owned: &Path, uid: u32) {
     let kinit = testkdc::find_program("kinit", "krb5-user").unwrap();
+    let client = format!("{user}@{}", kdc.realm());
     let mut child = kdc
         .command(kinit)
-        .args(["-l", lifetime, "-c", cache, &format!("alice@{REALM}")])
+        .args(["-l", lifetime, "-c", cache, &client])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -150,7 +162,7 @@ fn chown_tree(path: &Path, uid: u32) {
 
 /// Starts the shared svcgssd on `procfs` and waits until it listens.
 fn start_svcgssd(kdc: &TestKdc, procfs: &ProcFs, log: &Path) -> Daemon {
-    let principal = format!("nfs/{SERVER}@{REALM}");
+    let principal = format!("nfs/{SERVER}@{}", kdc.realm());
     let args = [
         "svcgssd",
         "-f",
@@ -215,12 +227,12 @@ impl World {
     }
 
     fn start_with(libdefaults: &[&str]) -> World {
-        World::start_custom(libdefaults, &KERNEL_ENCTYPES)
+        World::start_custom(REALM, libdefaults, &KERNEL_ENCTYPES)
     }
 
     /// Starts a world whose server kernel imports only `server_enctypes`.
-    fn start_custom(libdefaults: &[&str], server_enctypes: &[i32]) -> World {
-        let kdc = start_kdc_with(libdefaults);
+    fn start_custom(realm: &str, libdefaults: &[&str], server_enctypes: &[i32]) -> World {
+        let kdc = start_kdc_in(realm, libdefaults);
         let dir = tempfile::tempdir().unwrap();
         // Users must reach their caches when gssd reads them as the user.
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
@@ -966,7 +978,7 @@ fn svcgssd_limits_context_to_server_enctypes() {
     // AES-SHA1, so svcgssd must pick an AES-SHA1 acceptor subkey from the
     // enctypes the initiator lists (RFC 4537).
     let permitted = "permitted_enctypes = aes256-cts-hmac-sha384-192 aes128-cts-hmac-sha256-128 aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96";
-    let world = World::start_custom(&[permitted], &[18, 17]);
+    let world = World::start_custom(REALM, &[permitted], &[18, 17]);
     let client = world.client(SERVER, world.server.port());
     let upcall = client
         .upcall(0, "mech=krb5 uid=0 service=* enctypes=20,19,18,17\n")
@@ -1019,4 +1031,54 @@ fn daemons_restart_with_pending_work() {
         .wait(upcall, WAIT)
         .expect("no downcall after restart");
     world.check_context(&outcome, 0, Some(&format!("nfs@{}", local_host())));
+}
+
+#[test]
+fn svcgssd_maps_local_user_ids() {
+    if !fuse_or_skip() {
+        return;
+    }
+    // A KDC for the realm that this host's idmapd.conf takes as local, so
+    // that root@REALM maps to the local root account through nsswitch.
+    let mapper = rgssd::idmap::IdmapdMapper::from_system();
+    let Some(realm) = mapper.local_realms().first().cloned() else {
+        eprintln!("skipped: idmapd.conf lists no local realm");
+        return;
+    };
+    if !mapper.methods().contains(&rgssd::idmap::Method::Nsswitch) || realm.contains(' ') {
+        eprintln!("skipped: idmapd.conf does not map {realm} through nsswitch");
+        return;
+    }
+    let world = World::start_custom(&realm, &[], &KERNEL_ENCTYPES);
+    let uid = 61007;
+    let cache = world.ccdir().join(format!("krb5cc_{uid}"));
+    let name = format!("FILE:{}", cache.display());
+    kinit_user(&world.kdc, "root", &name, "1h", &cache, uid);
+
+    let client = world.client(SERVER, world.server.port());
+    let outcome = user_upcall(&client, uid).expect("no downcall");
+    world.check_context(&outcome, uid, None);
+    let Outcome::Context(downcall) = outcome else {
+        unreachable!()
+    };
+    let DowncallBody::Context { handle, .. } = downcall.body else {
+        unreachable!()
+    };
+    let creds = world.procfs.context(&handle).unwrap().creds.unwrap();
+
+    // The ids are those of the local root account, as id(1) reports them.
+    let id = |flag: &str| -> Vec<i32> {
+        let output = Command::new("id").args([flag, "root"]).output().unwrap();
+        let mut ids: Vec<i32> = String::from_utf8_lossy(&output.stdout)
+            .split_whitespace()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    assert_eq!(vec![creds.uid], id("-u"));
+    assert_eq!(vec![creds.gid], id("-g"));
+    let mut groups = creds.groups.clone();
+    groups.sort_unstable();
+    assert_eq!(groups, id("-G"));
 }
