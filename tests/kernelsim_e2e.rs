@@ -645,6 +645,15 @@ fn gssd_failures_and_load() {
         world.check_context(&outcome, *uid, None);
     }
     eprintln!("200 upcalls answered in {:?}", started.elapsed());
+    // Exactly one whole downcall per upcall, each taken by the kernel.
+    let writes = busy.writes("gssd");
+    assert_eq!(writes.len(), uids.len());
+    for write in &writes {
+        assert_eq!(write.result, Ok(write.data.len()));
+    }
+    for write in world.procfs.context_writes() {
+        assert_eq!(write.result, Ok(write.data.len()));
+    }
     world.gssd.assert_alive();
     world.svcgssd.assert_alive();
 }
