@@ -20,6 +20,17 @@ fn readable(file: &std::fs::File, ms: u16) -> PollFlags {
     fds[0].revents().unwrap_or(PollFlags::empty())
 }
 
+/// Mounts the channel simulation and opens the init channel as svcgssd does.
+fn mount_init_channel() -> (ProcFs, std::fs::File) {
+    let proc = ProcFs::mount(&[18, 17]).unwrap();
+    let init = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(proc.root().join("auth.rpcsec.init/channel"))
+        .unwrap();
+    (proc, init)
+}
+
 fn error_downcall(uid: u32, err: i32) -> Vec<u8> {
     let mut v = Vec::new();
     for w in [uid, 0, 0, (-err) as u32] {
@@ -184,12 +195,7 @@ fn init_channel_reads_and_writes() {
         eprintln!("skipped: needs root and /dev/fuse");
         return;
     }
-    let proc = ProcFs::mount(&[18, 17]).unwrap();
-    let mut init = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(proc.root().join("auth.rpcsec.init/channel"))
-        .unwrap();
+    let (proc, mut init) = mount_init_channel();
     assert!(proc.wait_listener(true, WAIT));
     let mut buf = vec![0u8; 65536];
     assert_eq!(init.read(&mut buf).unwrap(), 0);
@@ -250,12 +256,7 @@ fn init_channel_long_request() {
         eprintln!("skipped: needs root and /dev/fuse");
         return;
     }
-    let proc = ProcFs::mount(&[18, 17]).unwrap();
-    let mut init = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(proc.root().join("auth.rpcsec.init/channel"))
-        .unwrap();
+    let (proc, mut init) = mount_init_channel();
     let token = vec![0xab; 6000];
     proc.request(&[], &token);
     assert!(readable(&init, 1000).contains(PollFlags::POLLIN));
