@@ -725,7 +725,16 @@ fn svcgssd_hostile_requests() {
         assert_eq!(reply.in_token, *token);
         assert!(reply.out_handle.is_empty());
         assert!(reply.out_token.is_empty());
-        assert!(reply.expiry > 0);
+        // rpc.svcgssd keeps init replies for 60 seconds.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        assert!(
+            (now + 50..=now + 70).contains(&reply.expiry),
+            "{}",
+            reply.expiry
+        );
     }
     // A request line as Linux 6.12 wrote it, with an AP-REQ for keys this
     // KDC never made: a failure reply that echoes the 1672-byte line's key.
@@ -779,6 +788,21 @@ fn svcgssd_hostile_requests() {
 struct Direct {
     credential: rgssd::mech::AcceptorCredential,
     replay: krb5::gss::replay::ReplayCache,
+}
+
+impl Direct {
+    /// Accepts tickets for any principal of the server keytab.
+    fn new(kdc: &TestKdc) -> Self {
+        let keytab = kdc.keytab(&format!("nfs/{SERVER}")).unwrap();
+        let keytab = krb5::keytab::Keytab::load(&format!("FILE:{}", keytab.display())).unwrap();
+        Direct {
+            credential: rgssd::mech::AcceptorCredential {
+                keytab: Arc::new(keytab),
+                principal: None,
+            },
+            replay: krb5::gss::replay::ReplayCache::new(),
+        }
+    }
 }
 
 impl Acceptor for Direct {
@@ -882,23 +906,7 @@ fn gssd_udp_callback_direct_acceptor() {
     }
 
     // The stand-in accepting with rgssd's acceptor directly.
-    let keytab = krb5::keytab::Keytab::load(&format!(
-        "FILE:{}",
-        world
-            .kdc
-            .keytab(&format!("nfs/{SERVER}"))
-            .unwrap()
-            .display()
-    ))
-    .unwrap();
-    let direct = RpcServer::start(Arc::new(Direct {
-        credential: rgssd::mech::AcceptorCredential {
-            keytab: Arc::new(keytab),
-            principal: None,
-        },
-        replay: krb5::gss::replay::ReplayCache::new(),
-    }))
-    .unwrap();
+    let direct = RpcServer::start(Arc::new(Direct::new(&world.kdc))).unwrap();
     let client = world.client(SERVER, direct.port());
     let upcall = client
         .upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n")
@@ -938,6 +946,16 @@ fn gssd_cancel_timed_out_upcall() {
     assert!(elapsed >= Duration::from_secs(5), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
     gssd.assert_alive();
+
+    // -t replaces the context lifetime in the downcall.
+    let dir = tempfile::tempdir().unwrap();
+    let (pipefs, _gssd) = lone_gssd(&kdc, &kdc.krb5_conf(), &["-t", "600"], dir.path());
+    let direct = RpcServer::start(Arc::new(Direct::new(&kdc))).unwrap();
+    let client = lone_client(&pipefs, direct.port());
+    match machine_upcall(&client) {
+        Some(Outcome::Context(downcall)) => assert_eq!(downcall.timeout, 600),
+        other => panic!("expected a context, got {other:?}"),
+    }
 }
 
 #[test]
