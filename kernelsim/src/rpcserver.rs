@@ -366,3 +366,89 @@ pub fn window_mic(lucid: &crate::downcall::Lucid) -> Result<Vec<u8>, String> {
     }
     get_mic(&key, flags, lucid.seq_send, &WINDOW.to_be_bytes()).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed;
+
+    impl Acceptor for Fixed {
+        fn accept(&self, _handle: &[u8], token: &[u8]) -> Option<Accepted> {
+            Some(Accepted {
+                major: 0,
+                minor: 0,
+                handle: vec![7; 5],
+                token: token.iter().rev().copied().collect(),
+                verifier: Some(vec![0xaa; 3]),
+            })
+        }
+    }
+
+    /// Builds a NULL call with an RPCSEC_GSS credential.
+    fn call(gss_proc: u32, handle: &[u8], verifier: u32, token: &[u8]) -> Vec<u8> {
+        let mut cred = Vec::new();
+        for word in [1u32, gss_proc, 0, 1] {
+            cred.extend_from_slice(&word.to_be_bytes());
+        }
+        put_opaque(&mut cred, handle);
+        let mut out = Vec::new();
+        for word in [0x1234u32, 0, 2, 100_003, 4, 0, RPCSEC_GSS] {
+            out.extend_from_slice(&word.to_be_bytes());
+        }
+        put_opaque(&mut out, &cred);
+        out.extend_from_slice(&verifier.to_be_bytes());
+        out.extend_from_slice(&0u32.to_be_bytes());
+        put_opaque(&mut out, token);
+        out
+    }
+
+    fn words(reply: &[u8]) -> Vec<u32> {
+        reply
+            .chunks(4)
+            .map(|c| u32::from_be_bytes(c.try_into().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn init_reply_layout() {
+        let calls = Mutex::new(Vec::new());
+        let reply = answer(&call(1, &[], 0, &[1, 2, 3]), false, &Fixed, &calls).unwrap();
+        // xid, REPLY, MSG_ACCEPTED, verifier (RPCSEC_GSS, 3 bytes padded),
+        // SUCCESS, handle<5>, major, minor, window, token<3>.
+        let expected: Vec<u32> = vec![
+            0x1234,
+            1,
+            0,
+            6,
+            3,
+            0xaaaa_aa00,
+            0,
+            5,
+            0x0707_0707,
+            0x0700_0000,
+            0,
+            0,
+            128,
+            3,
+            0x0302_0100,
+        ];
+        assert_eq!(words(&reply), expected);
+        let recorded = calls.lock().unwrap();
+        assert_eq!(recorded[0].token, [1, 2, 3]);
+        assert_eq!((recorded[0].gss_proc, recorded[0].service), (1, 1));
+    }
+
+    #[test]
+    fn bad_credentials_and_verifiers_are_rejected() {
+        let calls = Mutex::new(Vec::new());
+        let denied = |stat: u32| vec![0x1234, 1, 1, 1, stat];
+        let reply = answer(&call(1, &[1], 0, &[1]), false, &Fixed, &calls).unwrap();
+        assert_eq!(words(&reply), denied(AUTH_BADCRED));
+        let reply = answer(&call(1, &[], 1, &[1]), false, &Fixed, &calls).unwrap();
+        assert_eq!(words(&reply), denied(AUTH_BADVERF));
+        let reply = answer(&call(3, &[], 0, &[1]), false, &Fixed, &calls).unwrap();
+        assert_eq!(words(&reply), denied(AUTH_BADCRED));
+        assert_eq!(answer(&[0, 0, 0], false, &Fixed, &calls), None);
+    }
+}
