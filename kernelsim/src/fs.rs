@@ -123,6 +123,15 @@ impl Tree {
         }
     }
 
+    /// Drops an unlinked node that no file has open. Pipes stay, so that
+    /// tests can still read the outcomes of their upcalls.
+    fn forget_if_unused(&mut self, ino: u64) {
+        let is_pipe = matches!(self.nodes.get(&ino).map(|n| &n.kind), Some(Kind::Pipe(_)));
+        if !is_pipe && self.opens_of(ino).is_empty() {
+            self.nodes.remove(&ino);
+        }
+    }
+
     /// Returns the open files of `ino`.
     pub fn opens_of(&self, ino: u64) -> Vec<(u64, OpenFile)> {
         self.open
@@ -219,9 +228,7 @@ impl Tree {
             pipe.close();
         }
         self.wake(ino);
-        if self.opens_of(ino).is_empty() {
-            self.nodes.remove(&ino);
-        }
+        self.forget_if_unused(ino);
         Ok(())
     }
 }
@@ -625,8 +632,8 @@ impl Filesystem for SimFs {
                 _ => {}
             }
         }
-        if !linked && ino.0 != ROOT && tree.opens_of(ino.0).is_empty() {
-            tree.nodes.remove(&ino.0);
+        if !linked && ino.0 != ROOT {
+            tree.forget_if_unused(ino.0);
         }
         self.shared.changed.notify_all();
         reply.ok();

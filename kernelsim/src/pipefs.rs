@@ -506,8 +506,7 @@ impl Client {
                     Some(MsgState::Done(outcome)) => Some(outcome.clone()),
                     _ => None,
                 },
-                // The pipe's node is gone: it was removed and closed.
-                _ => Some(Outcome::Failed(-errno::EPIPE)),
+                _ => None,
             }
         })
     }

@@ -152,6 +152,8 @@ fn pipe_reads_and_downcalls() {
 
     client.remove().unwrap();
     assert!(!client.path().exists());
+    // Outcomes stay readable after the pipe is gone.
+    assert!(matches!(client.wait(second, WAIT), Some(Outcome::Error { .. })));
 }
 
 #[test]
