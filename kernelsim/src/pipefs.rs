@@ -8,8 +8,7 @@
 //! EPIPE; when the last reader closes, unread upcalls fail with EAGAIN.
 //!
 //! NOTE: the kernel's 30-second timeout for upcalls queued while no
-//! process has the pipe open, and its coalescing of identical upcalls, are not
-//! simulated.
+//! process has the pipe open is not simulated.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -253,7 +252,18 @@ impl MessagePipe {
         events
     }
 
+    /// Queues an upcall, or returns the pending one with the same uid and
+    /// bytes: the kernel keeps at most one upcall per uid and auth on a
+    /// pipe, and makes later requests wait for it.
     fn push(&mut self, uid: u32, data: Vec<u8>) -> u64 {
+        let pending = self.order.iter().copied().find(|id| {
+            self.messages.get(id).is_some_and(|m| {
+                m.uid == uid && m.data == data && !matches!(m.state, MsgState::Done(_))
+            })
+        });
+        if let Some(id) = pending {
+            return id;
+        }
         let id = self.next_id;
         self.next_id += 1;
         self.messages.insert(

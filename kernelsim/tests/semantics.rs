@@ -97,6 +97,11 @@ fn pipe_reads_and_downcalls() {
     let first = client
         .upcall(1000, "mech=krb5 uid=1000 enctypes=18,17\n")
         .unwrap();
+    // An identical request waits for the pending upcall instead of queueing.
+    let same = client
+        .upcall(1000, "mech=krb5 uid=1000 enctypes=18,17\n")
+        .unwrap();
+    assert_eq!(same, first);
     let second = client
         .upcall(1001, "mech=krb5 uid=1001 enctypes=18,17\n")
         .unwrap();
@@ -153,7 +158,10 @@ fn pipe_reads_and_downcalls() {
     client.remove().unwrap();
     assert!(!client.path().exists());
     // Outcomes stay readable after the pipe is gone.
-    assert!(matches!(client.wait(second, WAIT), Some(Outcome::Error { .. })));
+    assert!(matches!(
+        client.wait(second, WAIT),
+        Some(Outcome::Error { .. })
+    ));
 }
 
 #[test]
