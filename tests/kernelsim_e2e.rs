@@ -512,6 +512,25 @@ fn daemons_establish_contexts() {
     let log = world.gssd.log();
     assert!(log.contains("rejected the context"), "{log}");
 
+    // A client of a kernel that still has SPKM-3 gets its spkm3 upcalls on
+    // the text pipe; the spkm3 pipe stays closed, because the kernel
+    // refuses to open it while a text pipe is open.
+    let spkm3 = world
+        .pipefs
+        .add_client(
+            "nfs",
+            &ClientInfo::nfs4(SERVER, "127.0.0.1", world.server.port()),
+        )
+        .unwrap();
+    spkm3.add_pipe("gssd").unwrap();
+    spkm3.add_pipe("spkm3").unwrap();
+    assert!(spkm3.wait_reader("gssd", WAIT));
+    let upcall = spkm3.upcall(61001, "mech=spkm3 uid=61001\n").unwrap();
+    assert_eq!(spkm3.wait(upcall, WAIT), error_outcome(errno::EACCES));
+    let log = world.gssd.log();
+    assert!(!log.contains("Device or resource busy"), "{log}");
+    spkm3.remove().unwrap();
+
     // The legacy krb5 pipe of a kernel without the text pipe: the kernel
     // lets it be opened once no text pipe is open any more.
     client.remove().unwrap();
