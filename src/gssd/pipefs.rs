@@ -159,11 +159,15 @@ fn reconcile(
                 continue;
             }
             add_watch(&client);
-            if let Some((pipe, kind)) = choose_pipe(&client) {
+            let chosen = choose_pipe(&client);
+            let text = matches!(chosen, Some((_, PipeKind::Text)));
+            if let Some((pipe, kind)) = chosen {
                 present.push((pipe, kind, client.clone()));
             }
+            // With a text pipe open the kernel sends spkm3 upcalls there too,
+            // and refuses to open mechanism pipes (EBUSY).
             let spkm3 = client.join("spkm3");
-            if spkm3.exists() {
+            if !text && spkm3.exists() {
                 present.push((spkm3, PipeKind::Legacy("spkm3"), client.clone()));
             }
         }
