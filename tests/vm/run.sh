@@ -50,6 +50,8 @@ BENCH_RETRY_SECONDS=${BENCH_RETRY_SECONDS:-120}
 if [ -n "$BENCH_USERS" ]; then
     DAEMON_VERBOSE=${DAEMON_VERBOSE:-0}
     VM_TIMEOUT=${VM_TIMEOUT:-2400}
+    # Under TCG on a loaded host, 200 first accesses at once take minutes.
+    STEP_TIMEOUT=${STEP_TIMEOUT:-300}
 fi
 DAEMON_VERBOSE=${DAEMON_VERBOSE:-1}
 
