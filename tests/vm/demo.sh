@@ -68,8 +68,16 @@ report() {
         echo "  server daemon 'rgssd svcgssd', MIT krb5kdc on the guest's 127.0.0.1"
     fi
     if [ -s "$logs/mounts.txt" ]; then
-        echo "  NFS mounts made (options as the kernel lists them):"
-        awk '{ print "    " $1 " on " $2 " type " $3 ": " $4 }' "$logs/mounts.txt"
+        echo "  NFS mounts made, with the version and flavour from /proc/mounts:"
+        awk '{
+            vers = ""; sec = ""
+            count = split($4, options, ",")
+            for (i = 1; i <= count; i++) {
+                if (options[i] ~ /^vers=/) vers = options[i]
+                if (options[i] ~ /^sec=/) sec = options[i]
+            }
+            print "    " $1 " on " $2 ": " vers " " sec
+        }' "$logs/mounts.txt"
     fi
     if [ -f "$logs/test.out" ]; then
         echo "  Checks:"
