@@ -493,7 +493,7 @@ has_krb5p_regression() { [[ $(uname -v) == *" Debian 6.1.192-"* ]]; }
 
 # Passes when krb5p fails as it does on the kernels with the regression, and
 # fails once krb5p works there, so that this expected failure gets removed.
-# The last line of LOGS/krb5p-regression-vVERS.txt says how krb5p failed.
+# The last line of LOGS/krb5p-regression-vVERS.txt records how krb5p failed.
 krb5p_fails_as_known() {
     local vers=$1
     local dir=$MNT/v$vers-krb5p outcome=$LOGS/krb5p-regression-v$vers.txt
