@@ -243,8 +243,10 @@ prepare_kernel() {
         rm -rf "$KERNEL_ROOT"
         local download_dir
         download_dir=$(mktemp -d "$WORKDIR/download.XXXXXX")
-        (cd "$download_dir" && apt-get download -o APT::Sandbox::User=root "$KERNEL_PKG") ||
+        if ! (cd "$download_dir" && apt-get download -o APT::Sandbox::User=root "$KERNEL_PKG"); then
+            rm -rf "$download_dir"
             die "apt-get download $KERNEL_PKG failed: list the versions on offer with apt-cache policy 'linux-image-6.*'"
+        fi
         local debs=("$download_dir"/*.deb)
         [ -f "${debs[0]}" ] || die "apt-get download $KERNEL_PKG saved no .deb file"
         mkdir -p "$KERNEL_ROOT"
