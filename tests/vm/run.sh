@@ -30,10 +30,30 @@ SVCGSSD_ARGS=${SVCGSSD_ARGS:-}
 ENCTYPES=${ENCTYPES:-aes-sha1}
 SECS=${SECS:-krb5p krb5i krb5}
 NFS_VERS=${NFS_VERS:-4.2 3}
-CONCURRENT_USERS=${CONCURRENT_USERS:-5}
+# nfs-utils' rpc.svcgssd accepts one context at a time, and nfsd gives up
+# on an INIT after at most 5 s, so 20 users at once fail with it on a loaded
+# host (see docs/vm.md).
+if [ "$SVCGSSD" = rgssd ]; then
+    CONCURRENT_USERS=${CONCURRENT_USERS:-20}
+else
+    CONCURRENT_USERS=${CONCURRENT_USERS:-5}
+fi
 PARALLEL_VERSIONS=${PARALLEL_VERSIONS:-1}
 STRACE=${STRACE:-0}
 RPCDEBUG=${RPCDEBUG:-}
+DAEMON_VERBOSE=${DAEMON_VERBOSE:-}
+
+# The benchmark replaces the checks when BENCH_USERS is set.
+BENCH_USERS=${BENCH_USERS:-}
+BENCH_PAIRS=${BENCH_PAIRS:-rgssd nfs-utils}
+BENCH_RETRY_SECONDS=${BENCH_RETRY_SECONDS:-120}
+if [ -n "$BENCH_USERS" ]; then
+    DAEMON_VERBOSE=${DAEMON_VERBOSE:-0}
+    VM_TIMEOUT=${VM_TIMEOUT:-2400}
+    # Under TCG on a loaded host, 200 first accesses at once take minutes.
+    STEP_TIMEOUT=${STEP_TIMEOUT:-300}
+fi
+DAEMON_VERBOSE=${DAEMON_VERBOSE:-1}
 
 # The virtual machine and its time limits, in seconds.
 ACCEL=${ACCEL:-tcg}
@@ -47,6 +67,7 @@ STEP_TIMEOUT=${STEP_TIMEOUT:-60}
 # Host side: caches, run folders, package installation.
 WORKDIR=${WORKDIR:-/var/tmp/rgssd-vm}
 RUN_DIR=${RUN_DIR:-}
+KERNEL=${KERNEL:-}
 KERNEL_PKG=${KERNEL_PKG:-}
 SKIP_INSTALL=${SKIP_INSTALL:-0}
 APT_ALLOW_REMOVE=${APT_ALLOW_REMOVE:-0}
@@ -86,22 +107,48 @@ check_config() {
     case $ENCTYPES in aes-sha1 | aes-sha2) ;; *) die "ENCTYPES=$ENCTYPES is invalid: use aes-sha1 or aes-sha2" ;; esac
     case $ACCEL in tcg | kvm) ;; *) die "ACCEL=$ACCEL is invalid: use tcg or kvm" ;; esac
     case $PARALLEL_VERSIONS in 0 | 1) ;; *) die "PARALLEL_VERSIONS=$PARALLEL_VERSIONS is invalid: use 0 or 1" ;; esac
+    case $DAEMON_VERBOSE in 0 | 1) ;; *) die "DAEMON_VERBOSE=$DAEMON_VERBOSE is invalid: use 0 or 1" ;; esac
 
     local name
     for name in VM_MEM VM_CPUS VM_TIMEOUT TEST_TIMEOUT STEP_TIMEOUT CONCURRENT_USERS; do
         [[ ${!name} =~ ^[0-9]+$ ]] || die "$name=${!name} is invalid: use a whole number"
     done
     [ "$CONCURRENT_USERS" -le 99 ] || die "CONCURRENT_USERS=$CONCURRENT_USERS is invalid: use 0 to 99"
+    check_bench_config
     [ "$TEST_TIMEOUT" -lt "$VM_TIMEOUT" ] || die "TEST_TIMEOUT ($TEST_TIMEOUT) must be below VM_TIMEOUT ($VM_TIMEOUT)"
+
+    if [ -n "$KERNEL" ]; then
+        [[ $KERNEL =~ ^[0-9]+\.[0-9]+[0-9A-Za-z.+~-]*$ ]] ||
+            die "KERNEL=$KERNEL is invalid: use a Debian kernel version such as 6.1.0-54 or 6.12.118+deb12"
+        [ -z "$KERNEL_PKG" ] || die "KERNEL and KERNEL_PKG are both set: set only one"
+        KERNEL_PKG=linux-image-$KERNEL-amd64
+    fi
 
     # The module path travels on the kernel command line, which splits on spaces.
     [[ $WORKDIR != *[[:space:]]* ]] || die "WORKDIR='$WORKDIR' is invalid: it must not contain spaces"
 }
 
+check_bench_config() {
+    [ -n "$BENCH_USERS" ] || return 0
+    local count total=0 pair
+    for count in $BENCH_USERS; do
+        [[ $count =~ ^[1-9][0-9]*$ ]] || die "BENCH_USERS='$BENCH_USERS' is invalid: use user counts such as '1 50 200'"
+        total=$((total + count))
+    done
+    [ "$total" -le 999 ] || die "BENCH_USERS='$BENCH_USERS' adds up to $total users: use at most 999 in all"
+    [ -n "$BENCH_PAIRS" ] || die "BENCH_PAIRS is empty: use 'rgssd nfs-utils' or one of them"
+    for pair in $BENCH_PAIRS; do
+        case $pair in nfs-utils | rgssd) ;; *) die "BENCH_PAIRS='$BENCH_PAIRS' is invalid: list rgssd and nfs-utils" ;; esac
+    done
+    [[ $BENCH_RETRY_SECONDS =~ ^[0-9]+$ ]] || die "BENCH_RETRY_SECONDS=$BENCH_RETRY_SECONDS is invalid: use a whole number"
+}
+
 # Finds the rgssd binary when any role uses it: RGSSD_BIN, else the newest
 # cargo build output of this repository.
 resolve_rgssd_bin() {
-    if [ "$GSSD" != rgssd ] && [ "$SVCGSSD" != rgssd ] && [ "$KINIT" != rgssd ]; then
+    local bench_uses_rgssd=0
+    [ -n "$BENCH_USERS" ] && [[ " $BENCH_PAIRS " == *" rgssd "* ]] && bench_uses_rgssd=1
+    if [ "$GSSD" != rgssd ] && [ "$SVCGSSD" != rgssd ] && [ "$KINIT" != rgssd ] && [ "$bench_uses_rgssd" = 0 ]; then
         RGSSD_BIN=
         return
     fi
@@ -116,6 +163,7 @@ resolve_rgssd_bin() {
     [ -n "$RGSSD_BIN" ] || die "rgssd binary not found: build it (cargo build --release) or set RGSSD_BIN"
     [ -x "$RGSSD_BIN" ] || die "RGSSD_BIN=$RGSSD_BIN is not an executable file"
     RGSSD_BIN=$(realpath "$RGSSD_BIN")
+    log "rgssd binary: $RGSSD_BIN (modified $(date -u -r "$RGSSD_BIN" '+%Y-%m-%d %H:%M:%S UTC'))"
 }
 
 # apt must not start krb5kdc, nfs-server or rpcbind on the host, so a
@@ -155,7 +203,8 @@ install_packages() {
     # apt may resolve a conflict by removing an installed package (qemu-utils
     # from bookworm-backports conflicts with qemu-system-x86 7.2, for one), so
     # removals need APT_ALLOW_REMOVE=1.
-    local options=(-y --no-install-recommends)
+    # A lock held by another apt run is waited for, up to 5 minutes.
+    local options=(-y --no-install-recommends -o DPkg::Lock::Timeout=300)
     [ "$APT_ALLOW_REMOVE" = 1 ] || options+=(--no-remove)
     # A stale package index is the usual cause of a failed install, so the
     # index is refreshed once before giving up.
@@ -194,7 +243,10 @@ prepare_kernel() {
         rm -rf "$KERNEL_ROOT"
         local download_dir
         download_dir=$(mktemp -d "$WORKDIR/download.XXXXXX")
-        (cd "$download_dir" && apt-get download -o APT::Sandbox::User=root "$KERNEL_PKG")
+        if ! (cd "$download_dir" && apt-get download -o APT::Sandbox::User=root "$KERNEL_PKG"); then
+            rm -rf "$download_dir"
+            die "apt-get download $KERNEL_PKG failed: list the versions on offer with apt-cache policy 'linux-image-6.*'"
+        fi
         local debs=("$download_dir"/*.deb)
         [ -f "${debs[0]}" ] || die "apt-get download $KERNEL_PKG saved no .deb file"
         mkdir -p "$KERNEL_ROOT"
@@ -298,7 +350,8 @@ prepare_run_dir() {
         printf '# Settings of this run, sourced by the guest.\n'
         local name
         for name in GSSD SVCGSSD KINIT GSSD_ARGS SVCGSSD_ARGS ENCTYPES SECS NFS_VERS \
-            CONCURRENT_USERS PARALLEL_VERSIONS STRACE RPCDEBUG TEST_TIMEOUT STEP_TIMEOUT; do
+            CONCURRENT_USERS PARALLEL_VERSIONS STRACE RPCDEBUG TEST_TIMEOUT STEP_TIMEOUT \
+            DAEMON_VERBOSE BENCH_USERS BENCH_PAIRS BENCH_RETRY_SECONDS; do
             printf '%s=%q\n' "$name" "${!name}"
         done
         printf 'NFS_MODULES=%q\n' "${NFS_MODULES[*]}"
@@ -329,6 +382,13 @@ cleanup() {
         TAIL_PID=
     fi
     restore_service_starts
+}
+
+# Removes the terminal control sequences of the console (SeaBIOS and the
+# guest's early boot send ESC c, which resets the terminal and clears the
+# screen) and the carriage returns of the serial line. console.log keeps the raw bytes.
+filter_console() {
+    sed -u -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b[A-Za-z]//g' -e 's/\r$//'
 }
 
 # Boots the guest and waits for it to power off, at most VM_TIMEOUT seconds.
@@ -367,7 +427,7 @@ boot_vm() {
     QEMU_PID=$!
 
     if [ "$QUIET" != 1 ]; then
-        tail -n +1 -F --pid="$QEMU_PID" "$RUN_DIR/console.log" 2>/dev/null &
+        tail -n +1 -F --pid="$QEMU_PID" "$RUN_DIR/console.log" 2>/dev/null | filter_console &
         TAIL_PID=$!
     fi
 
@@ -457,6 +517,13 @@ main() {
     read_verdict
     log "VM ran $(seconds_since "$start_vm")s, total $(seconds_since "$start_all")s"
     log "gssd=$GSSD svcgssd=$SVCGSSD kinit=$KINIT enctypes=$ENCTYPES kernel=$KERNEL_VERSION"
+    [ -z "$RGSSD_BIN" ] || log "rgssd binary: $RGSSD_BIN"
+    if [ -s "$RUN_DIR/logs/bench.txt" ]; then
+        local line
+        while read -r line; do
+            log "benchmark: $line"
+        done < "$RUN_DIR/logs/bench.txt"
+    fi
     log "result: $SUMMARY; exit status $VERDICT"
     log "run folder: $RUN_DIR"
     exit "$VERDICT"

@@ -41,6 +41,13 @@ impl std::fmt::Display for Attempt {
 /// UDP goes first unless the request is longer than
 /// `udp_preference_limit`. A UDP reply of KRB_ERR_RESPONSE_TOO_BIG makes
 /// the same KDC be asked again over TCP. Each attempt gets `kdc_timeout`.
+///
+/// NOTE: a UDP reply that arrives after its attempt timed out is lost, and
+/// a datagram is never sent twice. MIT krb5 1.20.1 (`sendto_kdc.c`) keeps
+/// every socket open and resends for about 20 s, so a KDC with a long queue
+/// still replies to MIT clients after rgssd has given up. In the VM
+/// benchmark (docs/benchmarks.md), 50 users at once made some upcalls fail
+/// after 3 s over UDP plus 3 s over TCP.
 pub async fn send(
     request: &[u8],
     kdcs: &[KdcServer],
