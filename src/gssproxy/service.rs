@@ -237,9 +237,23 @@ fn kernel_id(id: i64) -> u32 {
     u32::try_from(id).unwrap_or(u32::MAX)
 }
 
+/// Returns `principal` as a gssx name. A name longer than the kernel's
+/// buffer would make the kernel fail the whole call, so it is sent empty
+/// instead: the kernel keeps only service principals' names, as the
+/// identity of NFSv4.0 callbacks, and an empty name only loses that.
 fn display_name(principal: &str) -> Name {
+    let mut display_name = principal.as_bytes().to_vec();
+    if display_name.len() > gssx::kernel_limit::PRINCIPAL {
+        warn!(
+            "gss-proxy: the name of {} bytes is longer than the kernel's {}-byte limit, so it is sent empty: {}...",
+            display_name.len(),
+            gssx::kernel_limit::PRINCIPAL,
+            principal.chars().take(64).collect::<String>()
+        );
+        display_name.clear();
+    }
     Name {
-        display_name: principal.as_bytes().to_vec(),
+        display_name,
         ..Name::default()
     }
 }

@@ -25,6 +25,9 @@ KINIT=${KINIT:-mit}
 RGSSD_BIN=${RGSSD_BIN:-}
 GSSD_ARGS=${GSSD_ARGS:-}
 SVCGSSD_ARGS=${SVCGSSD_ARGS:-}
+# The kernel interface of rgssd svcgssd: legacy (the procfs channel) or
+# proxy (the gss-proxy socket).
+SVCGSSD_MODE=${SVCGSSD_MODE:-legacy}
 
 # What the guest tests.
 ENCTYPES=${ENCTYPES:-aes-sha1}
@@ -104,6 +107,9 @@ check_config() {
     case $GSSD in nfs-utils | rgssd) ;; *) die "GSSD=$GSSD is invalid: use nfs-utils or rgssd" ;; esac
     case $SVCGSSD in nfs-utils | rgssd) ;; *) die "SVCGSSD=$SVCGSSD is invalid: use nfs-utils or rgssd" ;; esac
     case $KINIT in mit | rgssd) ;; *) die "KINIT=$KINIT is invalid: use mit or rgssd" ;; esac
+    case $SVCGSSD_MODE in legacy | proxy) ;; *) die "SVCGSSD_MODE=$SVCGSSD_MODE is invalid: use legacy or proxy" ;; esac
+    [ "$SVCGSSD_MODE" = legacy ] || [ "$SVCGSSD" = rgssd ] ||
+        die "SVCGSSD_MODE=proxy needs SVCGSSD=rgssd: nfs-utils' rpc.svcgssd serves only the procfs channel"
     case $ENCTYPES in aes-sha1 | aes-sha2) ;; *) die "ENCTYPES=$ENCTYPES is invalid: use aes-sha1 or aes-sha2" ;; esac
     case $ACCEL in tcg | kvm) ;; *) die "ACCEL=$ACCEL is invalid: use tcg or kvm" ;; esac
     case $PARALLEL_VERSIONS in 0 | 1) ;; *) die "PARALLEL_VERSIONS=$PARALLEL_VERSIONS is invalid: use 0 or 1" ;; esac
@@ -349,7 +355,7 @@ prepare_run_dir() {
     {
         printf '# Settings of this run, sourced by the guest.\n'
         local name
-        for name in GSSD SVCGSSD KINIT GSSD_ARGS SVCGSSD_ARGS ENCTYPES SECS NFS_VERS \
+        for name in GSSD SVCGSSD SVCGSSD_MODE KINIT GSSD_ARGS SVCGSSD_ARGS ENCTYPES SECS NFS_VERS \
             CONCURRENT_USERS PARALLEL_VERSIONS STRACE RPCDEBUG TEST_TIMEOUT STEP_TIMEOUT \
             DAEMON_VERBOSE BENCH_USERS BENCH_PAIRS BENCH_RETRY_SECONDS; do
             printf '%s=%q\n' "$name" "${!name}"
@@ -516,7 +522,7 @@ main() {
     boot_vm
     read_verdict
     log "VM ran $(seconds_since "$start_vm")s, total $(seconds_since "$start_all")s"
-    log "gssd=$GSSD svcgssd=$SVCGSSD kinit=$KINIT enctypes=$ENCTYPES kernel=$KERNEL_VERSION"
+    log "gssd=$GSSD svcgssd=$SVCGSSD svcgssd_mode=$SVCGSSD_MODE kinit=$KINIT enctypes=$ENCTYPES kernel=$KERNEL_VERSION"
     [ -z "$RGSSD_BIN" ] || log "rgssd binary: $RGSSD_BIN"
     if [ -s "$RUN_DIR/logs/bench.txt" ]; then
         local line

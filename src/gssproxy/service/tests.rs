@@ -312,3 +312,11 @@ async fn socket_serves_concurrent_calls_and_big_tokens() {
     serving.abort();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn overlong_name_is_sent_empty() {
+    let long = "u".repeat(300) + "@EXAMPLE.TEST";
+    assert!(display_name(&long).display_name.is_empty());
+    let short = "alice@EXAMPLE.TEST";
+    assert_eq!(display_name(short).display_name, short.as_bytes());
+}

@@ -17,6 +17,7 @@ set -uo pipefail
 # The defaults match run.sh, for running this script by hand in a guest.
 GSSD=${GSSD:-nfs-utils}
 SVCGSSD=${SVCGSSD:-nfs-utils}
+SVCGSSD_MODE=${SVCGSSD_MODE:-legacy}
 KINIT=${KINIT:-mit}
 GSSD_ARGS=${GSSD_ARGS:-}
 SVCGSSD_ARGS=${SVCGSSD_ARGS:-}
@@ -55,11 +56,18 @@ DAEMON_PIDS=()
 START_US=${EPOCHREALTIME/./}
 
 # Users: alice and bob in every flavour, carol with a ticket that expires
-# early, and loadNN for the concurrent first access.
+# early, dave with a ticket too large for the procfs channel, and loadNN
+# for the concurrent first access.
 ALICE_UID=1001
 BOB_UID=1002
 CAROL_UID=1003
 CAROL_MAX_LIFE=10
+DAVE_UID=1004
+# A 1500-character client name appears in the ticket and the
+# authenticator, which makes the AP-REQ about 3.5 KiB: more than the
+# procfs channel's page can carry hex-encoded (about 2 KiB), like a ticket
+# with a large Active Directory PAC. It maps to no local user.
+DAVE_PRINCIPAL=$(printf 'd%.0s' {1..1500})
 LOAD_UID_BASE=2000
 BENCH_UID_BASE=3000
 # Owner on the server of files that root creates: the machine principal
@@ -273,9 +281,7 @@ set_daemon_commands() {
 
     if [ "$SVCGSSD" = rgssd ]; then
         program=("$RGSSD" svcgssd)
-        # This test covers the procfs channel, which rpc.svcgssd serves;
-        # rgssd svcgssd would otherwise switch the kernel to gss-proxy.
-        options=(-f "${verbose[@]}" --mode legacy)
+        options=(-f "${verbose[@]}" --mode "$SVCGSSD_MODE")
     else
         program=(/usr/sbin/rpc.svcgssd)
         options=(-f "${verbose[@]}" "${rpc_verbose[@]}")
@@ -315,6 +321,7 @@ EOF
     add_user alice "$ALICE_UID"
     add_user bob "$BOB_UID"
     add_user carol "$CAROL_UID"
+    add_user dave "$DAVE_UID"
     local i
     for ((i = 1; i <= CONCURRENT_USERS; i++)); do
         add_user "$(load_user "$i")" $((LOAD_UID_BASE + i))
@@ -391,6 +398,7 @@ create_realm() {
         echo "addprinc +requires_preauth -pw $USER_PASSWORD alice"
         echo "addprinc +requires_preauth -pw $USER_PASSWORD bob"
         echo "addprinc +requires_preauth -maxlife \"$CAROL_MAX_LIFE seconds\" -pw $USER_PASSWORD carol"
+        echo "addprinc +requires_preauth -pw $USER_PASSWORD $DAVE_PRINCIPAL"
         local i
         for ((i = 1; i <= CONCURRENT_USERS; i++)); do
             echo "addprinc +requires_preauth -pw $USER_PASSWORD $(load_user "$i")"
@@ -406,12 +414,13 @@ create_realm() {
     fi
 }
 
-# kinit_user USER: gets USER a TGT with the password on stdin, into the
-# default ccache FILE:/tmp/krb5cc_<uid> where gssd looks for it.
+# kinit_user USER [PRINCIPAL]: gets USER a TGT for PRINCIPAL (default USER)
+# with the password on stdin, into the default ccache
+# FILE:/tmp/krb5cc_<uid> where gssd looks for it.
 kinit_user() {
-    local user=$1 kinit=(kinit)
+    local user=$1 principal=${2:-$1} kinit=(kinit)
     [ "$KINIT" = rgssd ] && kinit=("$RGSSD" kinit)
-    printf '%s\n' "$USER_PASSWORD" | as_user "$user" "${kinit[@]}" "$user@$REALM"
+    printf '%s\n' "$USER_PASSWORD" | as_user "$user" "${kinit[@]}" "$principal@$REALM"
 }
 
 # ticket_enctype_is USER ENCTYPE: the session key and ticket of USER's TGT
@@ -444,7 +453,8 @@ load_kernel_modules() {
 
 # Starts svcgssd before nfsd sees any RPCSEC_GSS INIT: the first INIT makes
 # the kernel settle /proc/net/rpc/use-gss-proxy on 0, the legacy upcall,
-# when no gssproxy has written 1 before.
+# when no gss-proxy server has written 1 before. In proxy mode, rgssd
+# svcgssd writes 1 once its socket listens.
 start_server() {
     mkdir -p "$EXPORT" /run/rpcbind /var/lib/nfs/nfsdcld /var/lib/nfs/v4recovery
     # root on the client uses the machine credential, which the server maps
@@ -462,7 +472,11 @@ start_server() {
 
     start_gss_daemon svcgssd "${SVCGSSD_COMMAND[@]}"
     SVCGSSD_PID=${DAEMON_PIDS[-1]}
-    wait_until 10 fd_open auth.rpcsec.init/channel || return 1
+    if [ "$SVCGSSD_MODE" = proxy ]; then
+        wait_until 10 gss_proxy_mode_is 1 || return 1
+    else
+        wait_until 10 fd_open auth.rpcsec.init/channel || return 1
+    fi
 
     limit exportfs -rav > "$LOGS/exportfs.log" 2>&1 || return 1
     # Short lease and grace times, and nfsdcld with no clients to reclaim,
@@ -660,7 +674,7 @@ test_user_cases() {
         return
     fi
     local tag="v$vers/$sec"
-    local checks=("carol with expired ticket gets Key has expired")
+    local checks=("carol with expired ticket gets Key has expired" "dave's large ticket")
     [ "$CONCURRENT_USERS" -gt 0 ] && checks+=("$CONCURRENT_USERS users access at once")
 
     if ! check "$tag: mount for the user checks" mount_export "$vers" "$sec"; then
@@ -681,6 +695,18 @@ test_user_cases() {
     as_user carol klist > "$LOGS/klist-carol.txt" 2>&1
     check "$tag: carol with expired ticket gets Key has expired" expect_error carol "Key has expired" "$MNT/users/carol.txt"
 
+    if ! check "dave kinit with a 1500-character name" kinit_user dave "$DAVE_PRINCIPAL"; then
+        not_run "$tag: dave's large ticket" "kinit failed"
+    elif [ "$SVCGSSD_MODE" = proxy ]; then
+        if check "$tag: dave writes with a ticket over 2 KiB through gss-proxy" write_file dave "$MNT/users/dave.bin"; then
+            check "$tag: dave reads back" read_compare dave "$MNT/users/dave.bin" "$TEST_FILE_SUM"
+        else
+            not_run "$tag: dave reads back" "write failed"
+        fi
+    else
+        check "$tag: dave's ticket over 2 KiB fails on the procfs channel" large_ticket_fails_on_procfs "$MNT/users/dave.txt"
+    fi
+
     if [ "$CONCURRENT_USERS" -gt 0 ]; then
         if check "$CONCURRENT_USERS users kinit" kinit_load_users; then
             check "$tag: $CONCURRENT_USERS users access at once" concurrent_first_access "$MNT/users"
@@ -691,13 +717,30 @@ test_user_cases() {
     limit umount "$MNT" || say "umount of $tag failed"
 }
 
-# nfsd chooses the legacy upcall (0) or gss-proxy (1) at the first INIT and
-# keeps that choice until sunrpc is reloaded; -1 means undecided.
-gss_proxy_unused() {
+# gss_proxy_mode_is VALUE: nfsd chooses the legacy upcall (0) or gss-proxy
+# (1) at the first INIT and keeps that choice until sunrpc is reloaded; -1
+# means undecided.
+gss_proxy_mode_is() {
     local value
     value=$(cat /proc/net/rpc/use-gss-proxy) || return 1
-    if [ "$value" != 0 ]; then
-        echo "/proc/net/rpc/use-gss-proxy is $value, expected 0"
+    if [ "$value" != "$1" ]; then
+        echo "/proc/net/rpc/use-gss-proxy is $value, expected $1"
+        return 1
+    fi
+}
+
+# large_ticket_fails_on_procfs FILE: dave's access fails, and the kernel
+# logs that his token does not fit the procfs channel.
+large_ticket_fails_on_procfs() {
+    local file=$1
+    require_nfs_mount || return 1
+    # shellcheck disable=SC2016 # $1 expands in the user's shell.
+    if as_user dave sh -c 'echo data > "$1"' sh "$file"; then
+        echo "dave created $file, but his token should not fit the procfs channel"
+        return 1
+    fi
+    if ! dmesg | grep -q 'RPCSEC/GSS credential too large - please use gssproxy'; then
+        echo "the kernel did not log 'RPCSEC/GSS credential too large'"
         return 1
     fi
 }
@@ -877,7 +920,7 @@ finish() {
 
 mkdir -p "$LOGS"
 BENCH_TOTAL_USERS=$(bench_total_users)
-say "gssd=$GSSD svcgssd=$SVCGSSD kinit=$KINIT enctypes=$ENCTYPES secs='$SECS' vers='$NFS_VERS'"
+say "gssd=$GSSD svcgssd=$SVCGSSD svcgssd_mode=$SVCGSSD_MODE kinit=$KINIT enctypes=$ENCTYPES secs='$SECS' vers='$NFS_VERS'"
 set_daemon_commands
 say "gssd command: ${GSSD_COMMAND[*]}"
 say "svcgssd command: ${SVCGSSD_COMMAND[*]}"
@@ -915,5 +958,9 @@ else
     test_user_cases
 fi
 
-check "use-gss-proxy is 0 (legacy svcgssd upcall)" gss_proxy_unused
+if [ "$SVCGSSD_MODE" = proxy ]; then
+    check "use-gss-proxy is 1 (gss-proxy socket)" gss_proxy_mode_is 1
+else
+    check "use-gss-proxy is 0 (legacy svcgssd upcall)" gss_proxy_mode_is 0
+fi
 finish
