@@ -102,6 +102,8 @@ fn acceptor_options(enctypes: &[i32]) -> AcceptorOptions<'_> {
         enctypes,
         clockskew: 300,
         now: (NOW, 0),
+        channel_bindings: None,
+        acceptor_subkey: true,
     }
 }
 
@@ -114,6 +116,7 @@ fn round_trip_every_enctype() {
             flags: RPCSEC_GSS_FLAGS,
             enctypes: &[],
             now: (NOW, 123),
+            channel_bindings: None,
         };
         let InitStep::ContinueNeeded(pending, token) = init_sec_context(&ticket, &options).unwrap()
         else {
@@ -167,6 +170,7 @@ fn enctype_negotiation_upgrades_the_context_key() {
         flags: RPCSEC_GSS_FLAGS,
         enctypes: &offered,
         now: (NOW, 0),
+        channel_bindings: None,
     };
     let InitStep::ContinueNeeded(pending, token) = init_sec_context(&ticket, &options).unwrap()
     else {
@@ -193,6 +197,7 @@ fn expired_ticket_is_rejected_by_both_sides() {
         flags: RPCSEC_GSS_FLAGS,
         enctypes: &[],
         now: (NOW, 0),
+        channel_bindings: None,
     };
     let err = init_sec_context(&ticket, &options).unwrap_err();
     assert!(err.message.contains("expired"), "{err}");
@@ -225,6 +230,7 @@ fn tampered_tokens_never_authenticate_others() {
         flags: RPCSEC_GSS_FLAGS,
         enctypes: &[],
         now: (NOW, 0),
+        channel_bindings: None,
     };
     let InitStep::ContinueNeeded(_, token) = init_sec_context(&ticket, &options).unwrap() else {
         panic!("mutual authentication must need a reply");
@@ -264,6 +270,7 @@ fn round_trip_without_mutual_authentication() {
             flags: RPCSEC_GSS_FLAGS & !checksum::flags::MUTUAL,
             enctypes: &[20, 19, 18, 17],
             now: (NOW, 0),
+            channel_bindings: None,
         };
         let InitStep::Complete(initiator, token) = init_sec_context(&ticket, &options).unwrap()
         else {
@@ -305,6 +312,7 @@ fn no_mutual_rejects_disallowed_session_enctype() {
         flags: RPCSEC_GSS_FLAGS & !checksum::flags::MUTUAL,
         enctypes: &[],
         now: (NOW, 0),
+        channel_bindings: None,
     };
     let InitStep::Complete(_, token) = init_sec_context(&ticket, &options).unwrap() else {
         panic!("a context without mutual authentication needs no reply");
@@ -339,6 +347,7 @@ fn enctype_negotiation_follows_acceptor_preference() {
             flags: RPCSEC_GSS_FLAGS,
             enctypes: &offered,
             now: (NOW, 0),
+            channel_bindings: None,
         };
         let InitStep::ContinueNeeded(pending, token) = init_sec_context(&ticket, &options).unwrap()
         else {
