@@ -460,12 +460,12 @@ fn exchange_wraps(peer: &mut Peer, context: &mut EstablishedContext, sequence: b
     let mut first = None;
     for payload in PAYLOADS {
         for seal in [false, true] {
-            let what = format!("{}-byte payload, sealed {seal}", payload.len());
+            let case_name = format!("{}-byte payload, sealed {seal}", payload.len());
             let ours = context.wrap_sequenced(seal, payload).unwrap();
             let (conf, status, message) = mit_unwrap(peer, &ours)
-                .unwrap_or_else(|major| panic!("MIT rejects our token ({what}): {major:#x}"));
-            assert_eq!((conf, status), (seal, 0), "MIT's unwrap of {what}");
-            assert_eq!(message, payload, "MIT's unwrap of {what}");
+                .unwrap_or_else(|major| panic!("MIT rejects our token ({case_name}): {major:#x}"));
+            assert_eq!((conf, status), (seal, 0), "MIT's unwrap of {case_name}");
+            assert_eq!(message, payload, "MIT's unwrap of {case_name}");
             first.get_or_insert(ours);
 
             let theirs = mit_wrap(peer, seal, payload);
@@ -473,9 +473,13 @@ fn exchange_wraps(peer: &mut Peer, context: &mut EstablishedContext, sequence: b
             assert_mit_wrap_layout(&theirs, seal, payload.len(), &context.key);
             let (opened, status) = context
                 .unwrap_sequenced(&theirs)
-                .unwrap_or_else(|e| panic!("MIT's token ({what}) is rejected: {e}"));
-            assert_eq!(opened.message, payload, "our unwrap of {what}");
-            assert_eq!((opened.sealed, status), (seal, 0), "our unwrap of {what}");
+                .unwrap_or_else(|e| panic!("MIT's token ({case_name}) is rejected: {e}"));
+            assert_eq!(opened.message, payload, "our unwrap of {case_name}");
+            assert_eq!(
+                (opened.sealed, status),
+                (seal, 0),
+                "our unwrap of {case_name}"
+            );
         }
     }
 
@@ -857,7 +861,7 @@ async fn ours_to_mit(enctype: i32) {
             "MIT's error for mismatched bindings (mutual {mutual}): {}",
             refused.mit_line
         );
-        // With mutual authentication MIT answers with a KRB-ERROR, which
+        // With mutual authentication MIT replies with a KRB-ERROR, which
         // our initiator reports.
         if mutual {
             let ours = refused.ours.expect("our initiator accepted a KRB-ERROR");

@@ -215,7 +215,7 @@ pub fn accept_sec_context(
         || checksum.flags & flags::MUTUAL != 0;
     let channel_bound = check_bindings(&checksum, &authenticator, options.channel_bindings)
         .map_err(|(major, message)| Rejected {
-            // MIT's acceptor answers a mutual request with KRB_ERR_GENERIC,
+            // MIT's acceptor replies to a mutual request with KRB_ERR_GENERIC,
             // because the failure has no Kerberos error code.
             output_token: if mutual {
                 error_token(error_code::KRB_ERR_GENERIC, &ap_req, options.now)

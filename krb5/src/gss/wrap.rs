@@ -114,7 +114,7 @@ fn map_crypto(error: CryptoError) -> WrapError {
 }
 
 /// Makes a Wrap token over `message` with sequence number `seq`. `flags`
-/// holds the sender's SentByAcceptor and AcceptorSubkey bits; `seal`
+/// contains the sender's SentByAcceptor and AcceptorSubkey bits; `seal`
 /// chooses encryption.
 pub fn wrap(
     key: &Key,
@@ -151,7 +151,7 @@ pub fn wrap(
     Ok(token)
 }
 
-/// Checks and opens the peer's Wrap token. `expected_flags` holds the
+/// Checks and opens the peer's Wrap token. `expected_flags` contains the
 /// SentByAcceptor and AcceptorSubkey bits the peer must have set; other
 /// unknown flag bits are ignored, as for MIC tokens.
 pub fn unwrap(key: &Key, expected_flags: u8, token: &[u8]) -> Result<Unwrapped, WrapError> {
