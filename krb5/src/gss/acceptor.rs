@@ -214,7 +214,7 @@ pub fn accept_sec_context(
         != 0
         || checksum.flags & flags::MUTUAL != 0;
     let channel_bound = check_bindings(&checksum, &authenticator, options.channel_bindings)
-        .map_err(|(major, message)| Rejected {
+        .map_err(|(status, message)| Rejected {
             // MIT's acceptor replies to a mutual request with KRB_ERR_GENERIC,
             // because the failure has no Kerberos error code.
             output_token: if mutual {
@@ -222,7 +222,7 @@ pub fn accept_sec_context(
             } else {
                 None
             },
-            error: GssError::new(major, 0, format!("{message} (from {client})")),
+            error: GssError::new(status, 0, format!("{message} (from {client})")),
         })?;
 
     // The context key: with mutual authentication, by default a fresh
@@ -491,4 +491,113 @@ fn error_token(code: i32, ap_req: &ApReq, now: (i64, u32)) -> Option<Vec<u8>> {
     };
     let message = messages::encode(&error, "KRB-ERROR").ok()?;
     Some(token::wrap(KRB5_OID, tok_id::KRB_ERROR, &message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An authenticator carrying `authorization_data`; only that field matters here.
+    fn authenticator(authorization_data: Option<Vec<AuthorizationDataValue>>) -> Authenticator {
+        let (cname, crealm) =
+            convert::principal_name(&Principal::parse("alice@EXAMPLE.TEST", None).unwrap())
+                .unwrap();
+        Authenticator {
+            authenticator_vno: Integer::from(5),
+            crealm,
+            cname,
+            cksum: None,
+            cusec: Integer::from(0),
+            ctime: time::from_unix(0).unwrap(),
+            subkey: None,
+            seq_number: None,
+            authorization_data,
+        }
+    }
+
+    fn ap_options(value: u32) -> AuthorizationDataValue {
+        AuthorizationDataValue {
+            r#type: AD_AP_OPTIONS,
+            data: value.to_le_bytes().to_vec().into(),
+        }
+    }
+
+    fn checksum(bindings: Option<&ChannelBindings>) -> GssChecksum {
+        GssChecksum::with_bindings(flags::MUTUAL, bindings)
+    }
+
+    #[test]
+    fn bindings_rule_without_cbt() {
+        let ours = ChannelBindings {
+            application_data: b"ours".to_vec(),
+            ..ChannelBindings::default()
+        };
+        let other = ChannelBindings {
+            application_data: b"other".to_vec(),
+            ..ChannelBindings::default()
+        };
+        let plain = authenticator(None);
+
+        assert_eq!(
+            check_bindings(&checksum(Some(&other)), &plain, None),
+            Ok(false)
+        );
+        assert_eq!(
+            check_bindings(&checksum(Some(&ours)), &plain, Some(&ours)),
+            Ok(true)
+        );
+        assert_eq!(
+            check_bindings(&checksum(None), &plain, Some(&ours)),
+            Ok(false)
+        );
+        let (status, message) =
+            check_bindings(&checksum(Some(&other)), &plain, Some(&ours)).unwrap_err();
+        assert_eq!(status, major::BAD_BINDINGS);
+        assert!(message.contains("do not match"), "{message}");
+    }
+
+    #[test]
+    fn cbt_requires_bindings() {
+        let ours = ChannelBindings::default();
+        let direct = authenticator(Some(vec![ap_options(KERB_AP_OPTIONS_CBT)]));
+        let (status, _) = check_bindings(&checksum(None), &direct, Some(&ours)).unwrap_err();
+        assert_eq!(status, major::BAD_BINDINGS);
+        // Matching bindings, or none on our side, satisfy the flag.
+        assert_eq!(
+            check_bindings(&checksum(Some(&ours)), &direct, Some(&ours)),
+            Ok(true)
+        );
+        assert_eq!(check_bindings(&checksum(None), &direct, None), Ok(false));
+
+        let inner =
+            messages::encode(&vec![ap_options(KERB_AP_OPTIONS_CBT)], "AD-IF-RELEVANT").unwrap();
+        let relevant = authenticator(Some(vec![AuthorizationDataValue {
+            r#type: ad_type::IF_RELEVANT,
+            data: inner.into(),
+        }]));
+        let (status, _) = check_bindings(&checksum(None), &relevant, Some(&ours)).unwrap_err();
+        assert_eq!(status, major::BAD_BINDINGS);
+
+        let other_bits = authenticator(Some(vec![ap_options(0x1)]));
+        assert_eq!(
+            check_bindings(&checksum(None), &other_bits, Some(&ours)),
+            Ok(false)
+        );
+    }
+
+    #[test]
+    fn malformed_ap_options_is_defective() {
+        let malformed = authenticator(Some(vec![AuthorizationDataValue {
+            r#type: AD_AP_OPTIONS,
+            data: vec![0x00, 0x40].into(),
+        }]));
+        let (status, message) = check_bindings(
+            &checksum(None),
+            &malformed,
+            Some(&ChannelBindings::default()),
+        )
+        .unwrap_err();
+        assert_eq!(status, major::DEFECTIVE_TOKEN);
+        assert!(message.contains("2 bytes, expected 4"), "{message}");
+    }
 }
