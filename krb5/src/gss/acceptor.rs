@@ -296,9 +296,10 @@ fn gss_checksum(authenticator: &Authenticator) -> Result<GssChecksum, String> {
     GssChecksum::decode(&cksum.checksum).map_err(|e| format!("invalid 0x8003 checksum: {e}"))
 }
 
-/// The AD-AP-OPTIONS authorization-data type (MS-KILE §2.2.10) and its
-/// KERB_AP_OPTIONS_CBT bit, with which an initiator demands that an
-/// acceptor given channel bindings reject a token without them.
+/// The AD-AP-OPTIONS authorization-data type and its KERB_AP_OPTIONS_CBT
+/// bit (Microsoft's, as MIT krb5 1.20's `check_cbt` reads them), with which
+/// an initiator demands that an acceptor given channel bindings reject a
+/// token without them.
 const AD_AP_OPTIONS: i32 = 143;
 const KERB_AP_OPTIONS_CBT: u32 = 0x4000;
 
@@ -323,7 +324,7 @@ fn check_bindings(
         return Err((
             major::BAD_BINDINGS,
             format!(
-                "the channel bindings do not match: the initiator's hash is {}, ours is {}",
+                "the channel bindings do not match: the initiator's hash is {}, ours is {}; both sides must pass the same bindings",
                 hex::encode(checksum.bnd),
                 hex::encode(expected)
             ),
