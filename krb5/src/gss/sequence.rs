@@ -83,11 +83,9 @@ impl ReceiveWindow {
         if relative >= self.next {
             // The expected number, or one after a gap.
             let skipped = relative - self.next;
-            self.received = self
-                .received
-                .checked_shl(u32::try_from(skipped + 1).unwrap_or(u32::MAX))
-                .unwrap_or(0)
-                | 1;
+            // A shift of 64 or more forgets every earlier number.
+            let shift = u32::try_from(skipped.saturating_add(1)).unwrap_or(u32::MAX);
+            self.received = self.received.checked_shl(shift).unwrap_or(0) | 1;
             self.next = relative.wrapping_add(1);
             return if skipped > 0 && self.sequence {
                 major::GAP_TOKEN
@@ -196,6 +194,17 @@ mod tests {
         assert_eq!(window.check(1 << 40), major::DUPLICATE_TOKEN);
         assert_eq!(window.check((1 << 40) - 1), major::UNSEQ_TOKEN);
         assert_eq!(window.check(0), major::UNSEQ_TOKEN);
+    }
+
+    /// A first token numbered one below the initial number is 2^64 - 1
+    /// ahead of it, which once overflowed the shift count. The expected
+    /// next number then wraps to the initial one.
+    #[test]
+    fn largest_gap_does_not_overflow() {
+        let mut window = ReceiveWindow::new(0, BOTH);
+        assert_eq!(window.check(u64::MAX), major::GAP_TOKEN);
+        assert_eq!(window.check(0), 0);
+        assert_eq!(window.check(0), major::DUPLICATE_TOKEN);
     }
 
     #[test]
