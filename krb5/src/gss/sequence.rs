@@ -3,8 +3,8 @@
 //! replay and sequence detection (RFC 2743 §1.2.3).
 //!
 //! The receive window reports the same supplementary status as MIT krb5
-//! 1.20 (`g_seqstate_check`): it remembers the highest sequence number
-//! received and the 63 below it, and a token older than that window is
+//! 1.20 (`g_seqstate_check`). It remembers the highest sequence number
+//! received and the 63 below it. A token older than that window is
 //! reported as `OLD_TOKEN`, or as `UNSEQ_TOKEN` when sequence detection is on.
 
 use super::checksum::flags;
