@@ -1,8 +1,10 @@
 //! Live interoperability of our GSS-API krb5 mechanism with Heimdal's
 //! libgssapi, through the C peer `gss_peer/peer.c` built against Heimdal and
 //! an MIT KDC started by `testkdc`, in both directions, with and without
-//! mutual authentication. Each test compares Heimdal's lucid v1 export with
-//! our context and our lucid v2 export, and checks a MIC token each way.
+//! mutual authentication. Each test exchanges MIC tokens and Wrap tokens
+//! (sealed and integrity-only, several payload sizes) each way, checks that
+//! Heimdal rejects a changed token, and compares Heimdal's lucid v1 export
+//! with our context and our lucid v2 export.
 //!
 //! Facts observed with Heimdal 7.8 as Debian 12 ships it (package version
 //! 7.8.git20221117.28daf24+dfsg-2, libgssapi.so.3 and libkrb5.so.26, built
@@ -27,9 +29,13 @@
 //! - Without mutual authentication its acceptor starts its sequence numbers
 //!   at 0, and its initiator exports recv_seq 0, because no AP-REP carries
 //!   the acceptor's number. MIT continues from the initiator's number. The
-//!   MIC tokens still verify both ways, because the peer requests no
-//!   sequence or replay detection and our verify_mic does not check the
-//!   number.
+//!   MIC and Wrap tokens still verify both ways, because without replay or
+//!   sequence detection neither side checks the number.
+//! - Its Wrap tokens set RRC (RFC 4121 4.2.5) to the length of what follows
+//!   the data, so the receiver must rotate them back. That is the checksum
+//!   length for integrity-only tokens, and 16 plus the HMAC length for
+//!   sealed ones. MIT 1.20 sends RRC 0. EC is the same as MIT's: 0 when
+//!   sealed and the checksum length when not.
 //! - Its gss_krb5_export_lucid_sec_context fills MIT's v1 struct, with the
 //!   same field names, so one peer source reads both.
 
@@ -127,6 +133,7 @@ async fn our_ap_req(kdc: &testkdc::TestKdc, offered: &[i32]) -> Vec<u8> {
         flags: flags::CONF | flags::INTEG | flags::MUTUAL,
         enctypes: offered,
         now: gss_peer::now(),
+        channel_bindings: None,
     };
     match init_sec_context(&ticket, &options).unwrap() {
         InitStep::ContinueNeeded(_, token) => token,
