@@ -115,7 +115,8 @@ fn mit_to_ours_negotiation_initiator_order() {
 /// every case that needs no special krb5.conf:
 ///
 /// * mutual authentication, where MIT's acceptor always asserts a subkey;
-/// * no mutual authentication;
+/// * no mutual authentication, with and without replay and sequence
+///   detection;
 /// * matching channel bindings, with replay and sequence detection;
 /// * no bindings from us while MIT has some, which MIT 1.20 accepts;
 /// * mismatched bindings with and without mutual authentication, which MIT
@@ -136,6 +137,12 @@ async fn ours_to_mit(enctype: i32) {
     let context = gss_peer::our_initiator_with(MIT, &kdc, &ticket, &no_mutual).unwrap();
     assert!(!context.acceptor_subkey);
     assert_eq!(context.key.enctype(), enctype);
+
+    let sequenced = Case {
+        sequence: true,
+        ..no_mutual
+    };
+    gss_peer::our_initiator_with(MIT, &kdc, &ticket, &sequenced).unwrap();
 
     let bindings = gss_peer::loopback_bindings(b"rgssd interop");
     let other = gss_peer::loopback_bindings(b"another channel");
@@ -180,7 +187,8 @@ async fn ours_to_mit(enctype: i32) {
 /// every case that needs no special krb5.conf:
 ///
 /// * mutual authentication with and without our acceptor subkey;
-/// * no mutual authentication;
+/// * no mutual authentication, with and without replay and sequence
+///   detection;
 /// * matching channel bindings, with replay and sequence detection;
 /// * no bindings from MIT while we have some, which we accept as MIT does;
 /// * mismatched bindings, which we reject with GSS_S_BAD_BINDINGS.
@@ -209,6 +217,12 @@ fn mit_to_ours(enctype: i32) {
         "acceptor subkey without an AP-REP"
     );
     assert_eq!(context.key.enctype(), enctype);
+
+    let sequenced = Case {
+        sequence: true,
+        ..no_mutual
+    };
+    gss_peer::peer_initiator_with(MIT, &kdc, &sequenced).unwrap();
 
     let bindings = gss_peer::loopback_bindings(b"rgssd interop");
     let other = gss_peer::loopback_bindings(b"another channel");

@@ -65,13 +65,28 @@ impl fmt::Display for Library {
 
 impl Library {
     /// Returns the first sequence number of the peer's acceptor when it
-    /// sends no AP-REP, the only message that could carry the number. MIT's
-    /// acceptor continues from the initiator's number, and Heimdal's (7.8)
-    /// starts from 0.
-    pub fn acceptor_seq_without_ap_rep(self, initiator_seq: u64) -> u64 {
+    /// sends no AP-REP, the only message that could carry the number.
+    /// `sequence` is whether the initiator requested replay or sequence
+    /// detection. MIT's acceptor continues from the initiator's number.
+    /// Heimdal's (7.8) does so only with `sequence`, and otherwise starts
+    /// from 0.
+    pub fn acceptor_seq_without_ap_rep(self, initiator_seq: u64, sequence: bool) -> u64 {
         match self {
-            Library::Mit => initiator_seq,
-            Library::Heimdal => 0,
+            Library::Heimdal if !sequence => 0,
+            _ => initiator_seq,
+        }
+    }
+
+    /// Returns the supplementary status that the peer's initiator reports
+    /// for the acceptor's first token when no AP-REP came back and it
+    /// requested replay and sequence detection. MIT's initiator expects the
+    /// acceptor to continue from the initiator's number. Heimdal's (7.8)
+    /// expects 0, so it reports GSS_S_GAP_TOKEN for that token from MIT's
+    /// acceptor or ours, and then follows the new numbers.
+    pub fn initiator_first_status_without_ap_rep(self) -> u32 {
+        match self {
+            Library::Mit => 0,
+            Library::Heimdal => major::GAP_TOKEN,
         }
     }
 
@@ -508,15 +523,15 @@ pub fn loopback_bindings(application_data: &[u8]) -> ChannelBindings {
 
 /// Runs the MIC exchange of the peer's protocol: the peer verifies our MIC,
 /// then we verify the peer's and return its sequence number.
-fn exchange_mics(peer: &mut Peer, context: &mut EstablishedContext) -> u64 {
+/// `expected_status` is the peer's gss_verify_mic status for our MIC.
+fn exchange_mics(peer: &mut Peer, context: &mut EstablishedContext, expected_status: u32) -> u64 {
     let mic = context.get_mic_sequenced(OUR_MESSAGE).unwrap();
     peer.send(OUR_MESSAGE);
     peer.send(&mic);
-    // Our first token carries the number the peer expects first, so the
-    // status has no supplementary bits such as GSS_S_UNSEQ_TOKEN.
     let status = peer.expect("verified");
     assert_eq!(
-        status, "0x00000000",
+        status,
+        format!("{expected_status:#010x}"),
         "{}'s gss_verify_mic status for our MIC",
         peer.library
     );
@@ -690,14 +705,22 @@ pub struct ExpectedSeq {
 /// number.
 fn exercise(mut peer: Peer, context: &mut EstablishedContext, mutual: bool, sequence: bool) {
     let library = peer.library;
-    let peer_seq = exchange_mics(&mut peer, context);
+    // Our first token carries the number the peer expects first, so the
+    // status has no supplementary bits such as GSS_S_UNSEQ_TOKEN, except
+    // where the peer's initiator expects another number without an AP-REP.
+    let expected_status = if !mutual && !context.initiator && sequence {
+        library.initiator_first_status_without_ap_rep()
+    } else {
+        0
+    };
+    let peer_seq = exchange_mics(&mut peer, context, expected_status);
     // Without an AP-REP our initiator takes its own sequence number as the
     // acceptor's, as MIT's does, and our receive window checks nothing
     // unless replay or sequence detection was requested.
     let expected_peer_seq = if mutual || !context.initiator {
         context.seq_recv
     } else {
-        library.acceptor_seq_without_ap_rep(context.seq_send)
+        library.acceptor_seq_without_ap_rep(context.seq_send, sequence)
     };
     assert_eq!(
         peer_seq, expected_peer_seq,
