@@ -549,7 +549,7 @@ fn exchange_mics(peer: &mut Peer, context: &mut EstablishedContext, expected_sta
     assert_eq!(
         context.sequence.receive.check(seq),
         0,
-        "{}'s MIC",
+        "our sequence status for {}'s MIC",
         peer.library
     );
     seq
