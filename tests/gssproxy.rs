@@ -296,6 +296,7 @@ fn establish(stream: &mut UnixStream, xid: u32, ticket: &Credential) {
         flags: RPCSEC_GSS_FLAGS,
         enctypes: &[18],
         now: now(),
+        channel_bindings: None,
     };
     let InitStep::ContinueNeeded(pending, token) = init_sec_context(ticket, &options).unwrap()
     else {

@@ -275,6 +275,7 @@ fn static_svcgssd_maps_user_in_empty_root() {
         flags: RPCSEC_GSS_FLAGS,
         enctypes: &[],
         now: (now.as_secs() as i64, now.subsec_micros()),
+        channel_bindings: None,
     };
     let token = match init_sec_context(&ticket, &options).unwrap() {
         InitStep::ContinueNeeded(_, token) | InitStep::Complete(_, token) => token,

@@ -28,6 +28,8 @@ fn options(enctypes: &[i32]) -> AcceptorOptions<'_> {
         enctypes,
         clockskew: 300,
         now: (RECORDED_AT, 0),
+        channel_bindings: None,
+        acceptor_subkey: true,
     }
 }
 

@@ -1,8 +1,14 @@
 //! Live interoperability of our GSS-API krb5 mechanism with Heimdal's
 //! libgssapi, through the C peer `gss_peer/peer.c` built against Heimdal and
-//! an MIT KDC started by `testkdc`, in both directions, with and without
-//! mutual authentication. Each test compares Heimdal's lucid v1 export with
-//! our context and our lucid v2 export, and checks a MIC token each way.
+//! an MIT KDC started by `testkdc`, in both directions. The contexts are
+//! made with and without mutual authentication, with and without our
+//! acceptor subkey, with replay and sequence detection, and with matching,
+//! missing and mismatched channel bindings. Each established context
+//! exchanges MIC tokens and Wrap tokens (sealed and integrity-only, several
+//! payload sizes) each way, Heimdal must reject a changed token, and with
+//! replay and sequence detection both sides must report replays and
+//! reordering. Heimdal's lucid v1 export must then match our context and
+//! our lucid v2 export.
 //!
 //! Facts observed with Heimdal 7.8 as Debian 12 ships it (package version
 //! 7.8.git20221117.28daf24+dfsg-2, libgssapi.so.3 and libkrb5.so.26, built
@@ -24,20 +30,36 @@
 //!   `permitted_enctypes` and `default_etypes` do not limit the choice.
 //!   MIT's acceptor takes the first of its own `permitted_enctypes` that was
 //!   offered.
-//! - Without mutual authentication its acceptor starts its sequence numbers
-//!   at 0, and its initiator exports recv_seq 0, because no AP-REP carries
-//!   the acceptor's number. MIT continues from the initiator's number. The
-//!   MIC tokens still verify both ways, because the peer requests no
-//!   sequence or replay detection and our verify_mic does not check the
-//!   number.
+//! - Without mutual authentication, and without replay or sequence
+//!   detection, its acceptor starts its sequence numbers at 0. Without
+//!   mutual authentication its initiator exports recv_seq 0, with or
+//!   without those checks, because no AP-REP carries the acceptor's number.
+//!   MIT continues from the initiator's number. The
+//!   MIC and Wrap tokens still verify both ways, because without replay or
+//!   sequence detection neither side checks the number.
+//! - With replay and sequence detection but no mutual authentication, its
+//!   acceptor continues from the initiator's number as MIT's does. Its
+//!   initiator still expects 0, so it reports GSS_S_GAP_TOKEN for the first
+//!   token of our acceptor, and then accepts the following tokens in order.
+//! - Its Wrap tokens set RRC (RFC 4121 4.2.5) to the length of what follows
+//!   the data, so the receiver must rotate them back. That is the checksum
+//!   length for integrity-only tokens, and 16 plus the HMAC length for
+//!   sealed ones. MIT 1.20 sends RRC 0. EC is the same as MIT's: 0 when
+//!   sealed and the checksum length when not.
+//! - Its acceptor rejects mismatched channel bindings with
+//!   GSS_S_BAD_BINDINGS and, unlike MIT's, sends no KRB-ERROR token even
+//!   with mutual authentication. Like MIT 1.20 it accepts an initiator
+//!   that sent no bindings. Its headers lack GSS_C_CHANNEL_BOUND_FLAG, and
+//!   its acceptor does not set that bit when the bindings match.
 //! - Its gss_krb5_export_lucid_sec_context fills MIT's v1 struct, with the
 //!   same field names, so one peer source reads both.
 
 mod gss_peer;
 
-use gss_peer::{start_kdc, Library, Peer, TARGET};
+use gss_peer::{start_kdc, Case, Library, Peer, TARGET};
 use krb5::gss::checksum::flags;
 use krb5::gss::initiator::{ad_type, init_sec_context, InitStep, InitiatorOptions};
+use krb5::gss::status::major;
 use krb5::gss::token;
 use krb5::iana::{enctype, key_usage};
 use krb5::keytab::Keytab;
@@ -52,8 +74,183 @@ fn default_etypes_line(enctype: i32) -> String {
     format!("default_etypes = {}", gss_peer::enctype_name(enctype))
 }
 
+/// Our initiator against Heimdal's acceptor in one realm of `enctype`, with
+/// the options beyond mutual authentication:
+///
+/// * no mutual authentication, with replay and sequence detection;
+/// * matching channel bindings, with replay and sequence detection, where
+///   Heimdal 7.8 reports no GSS_C_CHANNEL_BOUND_FLAG;
+/// * no bindings from us while Heimdal has some, which it accepts as MIT
+///   1.20 does;
+/// * bindings from us while Heimdal has none, which it ignores;
+/// * mismatched bindings with and without mutual authentication, which
+///   Heimdal rejects with GSS_S_BAD_BINDINGS and, unlike MIT, no KRB-ERROR.
+async fn ours_to_heimdal_options(enctype: i32) {
+    let kdc = start_kdc(enctype, &[&default_etypes_line(enctype)]);
+    let ticket = gss_peer::our_service_ticket(&kdc).await;
+    assert_eq!(ticket.session_key.enctype(), enctype);
+
+    let sequenced = Case {
+        mutual: false,
+        sequence: true,
+        ..Case::default()
+    };
+    let context = gss_peer::our_initiator_with(HEIMDAL, &kdc, &ticket, &sequenced).unwrap();
+    assert_eq!(context.key.enctype(), enctype);
+
+    let bindings = gss_peer::loopback_bindings(b"rgssd interop");
+    let other = gss_peer::loopback_bindings(b"another channel");
+    let bound = Case {
+        initiator_bindings: Some(&bindings),
+        acceptor_bindings: Some(&bindings),
+        sequence: true,
+        ..Case::default()
+    };
+    gss_peer::our_initiator_with(HEIMDAL, &kdc, &ticket, &bound).unwrap();
+
+    let acceptor_only = Case {
+        acceptor_bindings: Some(&bindings),
+        ..Case::default()
+    };
+    gss_peer::our_initiator_with(HEIMDAL, &kdc, &ticket, &acceptor_only)
+        .unwrap_or_else(|r| panic!("Heimdal rejects an initiator without bindings: {r:?}"));
+
+    let initiator_only = Case {
+        initiator_bindings: Some(&bindings),
+        ..Case::default()
+    };
+    gss_peer::our_initiator_with(HEIMDAL, &kdc, &ticket, &initiator_only)
+        .unwrap_or_else(|r| panic!("Heimdal rejects bindings it was not given: {r:?}"));
+
+    for mutual in [true, false] {
+        let mismatched = Case {
+            mutual,
+            initiator_bindings: Some(&other),
+            acceptor_bindings: Some(&bindings),
+            ..Case::default()
+        };
+        let rejection =
+            gss_peer::our_initiator_with(HEIMDAL, &kdc, &ticket, &mismatched).unwrap_err();
+        assert!(
+            rejection
+                .peer_line
+                .starts_with("error gss_accept_sec_context failed: major 0x00040000"),
+            "Heimdal's error for mismatched bindings (mutual {mutual}): {}",
+            rejection.peer_line
+        );
+        assert!(
+            rejection.ours.is_none(),
+            "Heimdal sent a reply token for mismatched bindings (mutual {mutual})"
+        );
+    }
+}
+
+/// Heimdal's initiator against our acceptor in one realm of `enctype`, with
+/// the options beyond mutual authentication:
+///
+/// * mutual authentication without our acceptor subkey;
+/// * no mutual authentication, with replay and sequence detection;
+/// * matching channel bindings, with replay and sequence detection;
+/// * no bindings from Heimdal while we have some, which we accept;
+/// * bindings from Heimdal while we have none, which we ignore;
+/// * mismatched bindings, which we reject with GSS_S_BAD_BINDINGS.
+fn heimdal_to_ours_options(enctype: i32) {
+    let kdc = start_kdc(enctype, &[&default_etypes_line(enctype)]);
+    gss_peer::mit_kinit(&kdc);
+
+    let no_subkey = Case {
+        acceptor_subkey: false,
+        ..Case::default()
+    };
+    let context = gss_peer::peer_initiator_with(HEIMDAL, &kdc, &no_subkey).unwrap();
+    assert!(!context.acceptor_subkey);
+    assert_eq!(context.key.enctype(), enctype);
+
+    let sequenced = Case {
+        mutual: false,
+        sequence: true,
+        ..Case::default()
+    };
+    let context = gss_peer::peer_initiator_with(HEIMDAL, &kdc, &sequenced).unwrap();
+    assert_eq!(context.key.enctype(), enctype);
+
+    let bindings = gss_peer::loopback_bindings(b"rgssd interop");
+    let other = gss_peer::loopback_bindings(b"another channel");
+    let bound = Case {
+        initiator_bindings: Some(&bindings),
+        acceptor_bindings: Some(&bindings),
+        sequence: true,
+        ..Case::default()
+    };
+    let context = gss_peer::peer_initiator_with(HEIMDAL, &kdc, &bound).unwrap();
+    assert_ne!(
+        context.flags & flags::CHANNEL_BOUND,
+        0,
+        "channel-bound flag"
+    );
+
+    let acceptor_only = Case {
+        acceptor_bindings: Some(&bindings),
+        ..Case::default()
+    };
+    let context = gss_peer::peer_initiator_with(HEIMDAL, &kdc, &acceptor_only).unwrap();
+    assert_eq!(
+        context.flags & flags::CHANNEL_BOUND,
+        0,
+        "channel-bound flag without the initiator's bindings"
+    );
+
+    let initiator_only = Case {
+        initiator_bindings: Some(&bindings),
+        ..Case::default()
+    };
+    let context = gss_peer::peer_initiator_with(HEIMDAL, &kdc, &initiator_only).unwrap();
+    assert_eq!(
+        context.flags & flags::CHANNEL_BOUND,
+        0,
+        "channel-bound flag without our bindings"
+    );
+
+    let mismatched = Case {
+        initiator_bindings: Some(&other),
+        acceptor_bindings: Some(&bindings),
+        ..Case::default()
+    };
+    let rejection = gss_peer::peer_initiator_with(HEIMDAL, &kdc, &mismatched).unwrap_err();
+    let ours = rejection.ours.expect("our acceptor's error");
+    assert_eq!(ours.major, major::BAD_BINDINGS, "{ours}");
+    // Heimdal's initiator reports our KRB-ERROR as GSS_S_FAILURE.
+    assert!(
+        rejection
+            .peer_line
+            .starts_with("error gss_init_sec_context (reply) failed: major 0x000d0000"),
+        "{}",
+        rejection.peer_line
+    );
+}
+
 macro_rules! interop_tests {
     ($($name:ident: $enctype:expr;)*) => {
+        mod ours_to_heimdal_options {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    ours_to_heimdal_options($enctype).await;
+                }
+            )*
+        }
+
+        mod heimdal_to_ours_options {
+            use super::*;
+            $(
+                #[test]
+                fn $name() {
+                    heimdal_to_ours_options($enctype);
+                }
+            )*
+        }
+
         mod ours_to_heimdal_mutual {
             use super::*;
             $(
@@ -127,6 +324,7 @@ async fn our_ap_req(kdc: &testkdc::TestKdc, offered: &[i32]) -> Vec<u8> {
         flags: flags::CONF | flags::INTEG | flags::MUTUAL,
         enctypes: offered,
         now: gss_peer::now(),
+        channel_bindings: None,
     };
     match init_sec_context(&ticket, &options).unwrap() {
         InitStep::ContinueNeeded(_, token) => token,

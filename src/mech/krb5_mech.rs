@@ -32,6 +32,8 @@ impl Mechanism for Krb5Mechanism {
             flags: request.flags,
             enctypes: request.enctypes,
             now: request.now,
+            // RPCSEC_GSS passes no channel bindings (RFC 2203 §5.2.2).
+            channel_bindings: None,
         };
         Ok(
             match initiator::init_sec_context(request.ticket, &options)? {
@@ -57,6 +59,8 @@ impl Mechanism for Krb5Mechanism {
             enctypes: options.enctypes,
             clockskew: options.clockskew,
             now: options.now,
+            channel_bindings: None,
+            acceptor_subkey: true,
         };
         let accepted =
             acceptor::accept_sec_context(&credential.keytab, replay_cache, &options, input)?;
@@ -106,6 +110,6 @@ impl SecurityContext for Context {
         self.0
             .verify_mic(message, token)
             .map(|_| ())
-            .map_err(|e| GssError::new(major::BAD_SIG, 0, e.to_string()))
+            .map_err(GssError::from)
     }
 }

@@ -172,6 +172,7 @@ fn initiator_options() -> InitiatorOptions<'static> {
         flags: RPCSEC_GSS_FLAGS,
         enctypes: &ENCTYPES,
         now: now(),
+        channel_bindings: None,
     }
 }
 
@@ -181,6 +182,8 @@ fn acceptor_options() -> AcceptorOptions<'static> {
         enctypes: &ENCTYPES,
         clockskew: CLOCKSKEW,
         now: now(),
+        channel_bindings: None,
+        acceptor_subkey: true,
     }
 }
 

@@ -1,14 +1,18 @@
 //! The acceptor side of the krb5 mechanism (RFC 4121 §4.1, RFC 4120 §3.2.3):
-//! decrypt the ticket with a keytab key, check the authenticator, and reply
-//! with an AP-REP that carries an acceptor subkey.
+//! decrypt the ticket with a keytab key, check the authenticator and the
+//! channel bindings, and reply with an AP-REP that carries an acceptor
+//! subkey unless the options turn it off.
 
 use rasn::types::Integer;
 use rasn_kerberos::{ApRep, AuthorizationDataValue, EncApRepPart, EncryptedData, KrbError};
 
-use super::checksum::{flags, GssChecksum};
+use subtle::ConstantTimeEq;
+
+use super::checksum::{flags, ChannelBindings, GssChecksum};
 use super::context::EstablishedContext;
 use super::initiator::{ad_type, random_seq};
 use super::replay::ReplayCache;
+use super::sequence::SequenceState;
 use super::status::{krb5_minor, major, GssError};
 use super::token::{self, tok_id, KRB5_OID};
 use crate::credentials::ticket_flags;
@@ -31,6 +35,15 @@ pub struct AcceptorOptions<'a> {
     pub clockskew: i64,
     /// The current time, seconds and microseconds since the epoch.
     pub now: (i64, u32),
+    /// Channel bindings that the initiator's must match, or `None` to
+    /// ignore the initiator's. As in MIT krb5 1.20, an initiator that sent
+    /// none (a zero hash) is still accepted, unless it asserted
+    /// KERB_AP_OPTIONS_CBT; only a matching hash sets `flags::CHANNEL_BOUND`.
+    pub channel_bindings: Option<&'a ChannelBindings>,
+    /// With mutual authentication, send a fresh acceptor subkey in the
+    /// AP-REP (true, as MIT's acceptor always does for RFC 4121 enctypes),
+    /// or keep the initiator's subkey as the context key (false).
+    pub acceptor_subkey: bool,
 }
 
 /// An accepted context.
@@ -200,20 +213,40 @@ pub fn accept_sec_context(
     let mutual = wire_flags::to_u32(&ap_req.ap_options.0) & wire_flags::ap_options::MUTUAL_REQUIRED
         != 0
         || checksum.flags & flags::MUTUAL != 0;
+    let channel_bound = check_bindings(&checksum, &authenticator, options.channel_bindings)
+        .map_err(|(status, message)| Rejected {
+            // MIT's acceptor replies to a mutual request with KRB_ERR_GENERIC,
+            // because the failure has no Kerberos error code.
+            output_token: if mutual {
+                error_token(error_code::KRB_ERR_GENERIC, &ap_req, options.now)
+            } else {
+                None
+            },
+            error: GssError::new(status, 0, format!("{message} (from {client})")),
+        })?;
 
-    // The context key: with mutual authentication, a fresh acceptor subkey
-    // of the negotiated enctype, sent in the AP-REP.
+    // The context key: with mutual authentication, by default a fresh
+    // acceptor subkey of the negotiated enctype, sent in the AP-REP.
     let initiator_subkey = authenticator.subkey.as_ref().map(convert::key);
     let seq_recv = authenticator.seq_number.unwrap_or(0);
-    let (key, acceptor_subkey, seq_send, output_token) = if mutual {
+    let (key, acceptor_subkey, seq_send, output_token) = if mutual && options.acceptor_subkey {
         let base = initiator_subkey.as_ref().unwrap_or(&session_key);
         let enctype = negotiate_enctype(&authenticator, options.enctypes, base.enctype())
             .map_err(|message| GssError::new(major::FAILURE, 0, message))?;
         let subkey = Key::random(enctype)
             .map_err(|e| GssError::new(major::FAILURE, 0, format!("cannot make a subkey: {e}")))?;
         let seq_send = random_seq()?;
-        let token = ap_rep_token(&session_key, &authenticator, &subkey, seq_send)?;
+        let token = ap_rep_token(&session_key, &authenticator, Some(&subkey), seq_send)?;
         (subkey, true, seq_send, token)
+    } else if mutual {
+        // The AP-REP carries only our sequence number, so the initiator's
+        // subkey (else the session key) stays the context key.
+        let key = initiator_subkey.unwrap_or_else(|| session_key.clone());
+        check_enctype_allowed(key.enctype(), options.enctypes)
+            .map_err(|message| GssError::new(major::FAILURE, 0, message))?;
+        let seq_send = random_seq()?;
+        let token = ap_rep_token(&session_key, &authenticator, None, seq_send)?;
+        (key, false, seq_send, token)
     } else {
         // Without an AP-REP the initiator learns no acceptor subkey or
         // sequence number, so the base key is the initiator's subkey (else
@@ -225,7 +258,11 @@ pub fn accept_sec_context(
         (key, false, seq_recv, Vec::new())
     };
 
-    let context_flags = (checksum.flags & !flags::DELEG) | flags::CONF | flags::INTEG;
+    let mut context_flags =
+        (checksum.flags & !(flags::DELEG | flags::CHANNEL_BOUND)) | flags::CONF | flags::INTEG;
+    if channel_bound {
+        context_flags |= flags::CHANNEL_BOUND;
+    }
     let context = EstablishedContext {
         initiator: false,
         initiator_name: client,
@@ -236,6 +273,7 @@ pub fn accept_sec_context(
         seq_send: u64::from(seq_send),
         seq_recv: u64::from(seq_recv),
         endtime: time::to_u32(&ticket.end_time),
+        sequence: SequenceState::new(u64::from(seq_send), u64::from(seq_recv), context_flags),
     };
     Ok(Accepted {
         context,
@@ -255,9 +293,89 @@ fn gss_checksum(authenticator: &Authenticator) -> Result<GssChecksum, String> {
             cksum.r#type
         ));
     }
-    // NOTE: channel bindings are not checked, as when MIT's acceptor is given
-    // none; RPCSEC_GSS uses none.
     GssChecksum::decode(&cksum.checksum).map_err(|e| format!("invalid 0x8003 checksum: {e}"))
+}
+
+/// The AD-AP-OPTIONS authorization-data type and its KERB_AP_OPTIONS_CBT
+/// bit (Microsoft's, as MIT krb5 1.20's `check_cbt` reads them), with which
+/// an initiator demands that an acceptor given channel bindings reject a
+/// token without them.
+const AD_AP_OPTIONS: i32 = 143;
+const KERB_AP_OPTIONS_CBT: u32 = 0x4000;
+
+/// Compares the initiator's channel-binding hash with `bindings` by MIT
+/// krb5 1.20's rule (`process_checksum`): without acceptor bindings
+/// anything passes; with them, a hash of zeros (no bindings) passes unless
+/// the initiator asserted KERB_AP_OPTIONS_CBT, and any other hash must
+/// match. Returns true if the hash matched, or the major status and message
+/// of the rejection.
+fn check_bindings(
+    checksum: &GssChecksum,
+    authenticator: &Authenticator,
+    bindings: Option<&ChannelBindings>,
+) -> Result<bool, (u32, String)> {
+    let Some(bindings) = bindings else {
+        return Ok(false);
+    };
+    let expected = bindings.hash();
+    let matched = bool::from(checksum.bnd.ct_eq(&expected));
+    let sent_none = checksum.bnd == [0; 16];
+    if !matched && !sent_none {
+        return Err((
+            major::BAD_BINDINGS,
+            format!(
+                "the channel bindings do not match: the initiator's hash is {}, ours is {}; both sides must pass the same bindings",
+                hex::encode(checksum.bnd),
+                hex::encode(expected)
+            ),
+        ));
+    }
+    if !matched && requires_bindings(authenticator).map_err(|e| (major::DEFECTIVE_TOKEN, e))? {
+        return Err((
+            major::BAD_BINDINGS,
+            "the initiator sent no channel bindings but asserted KERB_AP_OPTIONS_CBT".into(),
+        ));
+    }
+    Ok(matched)
+}
+
+/// Returns true if the authenticator's AD-AP-OPTIONS, at the top level or
+/// inside AD-IF-RELEVANT, has the KERB_AP_OPTIONS_CBT bit.
+fn requires_bindings(authenticator: &Authenticator) -> Result<bool, String> {
+    for element in authdata_elements(authenticator) {
+        if element.r#type != AD_AP_OPTIONS {
+            continue;
+        }
+        let bytes: [u8; 4] = element.data.as_ref().try_into().map_err(|_| {
+            format!(
+                "AD-AP-OPTIONS in the authenticator is {} bytes, expected 4",
+                element.data.len()
+            )
+        })?;
+        if u32::from_le_bytes(bytes) & KERB_AP_OPTIONS_CBT != 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Returns the authenticator's authorization-data elements, with those
+/// inside AD-IF-RELEVANT containers in place of the containers. A container
+/// that does not decode is skipped.
+fn authdata_elements(authenticator: &Authenticator) -> Vec<AuthorizationDataValue> {
+    let mut elements = Vec::new();
+    for element in authenticator.authorization_data.iter().flatten() {
+        if element.r#type != ad_type::IF_RELEVANT {
+            elements.push(element.clone());
+            continue;
+        }
+        if let Ok(inner) =
+            messages::decode::<Vec<AuthorizationDataValue>>(&element.data, "AD-IF-RELEVANT")
+        {
+            elements.extend(inner);
+        }
+    }
+    elements
 }
 
 /// Picks the context enctype from the initiator's RFC 4537 list: the first
@@ -299,7 +417,7 @@ fn check_enctype_allowed(enctype: i32, allowed: &[i32]) -> Result<(), String> {
         return Ok(());
     }
     Err(format!(
-        "the initiator's key is enctype {enctype}, which is not among the allowed enctypes {allowed:?}, and without mutual authentication no other can be chosen"
+        "the initiator's key is enctype {enctype}, which is not among the allowed enctypes {allowed:?}, and without an acceptor subkey no other can be chosen"
     ))
 }
 
@@ -327,14 +445,14 @@ fn offered_enctypes(authenticator: &Authenticator) -> Option<Vec<i32>> {
 fn ap_rep_token(
     session_key: &Key,
     authenticator: &Authenticator,
-    subkey: &Key,
+    subkey: Option<&Key>,
     seq_send: u32,
 ) -> Result<Vec<u8>, GssError> {
     let fail = |e: String| GssError::new(major::FAILURE, 0, e);
     let part = EncApRepPart {
         ctime: authenticator.ctime.clone(),
         cusec: authenticator.cusec.clone(),
-        subkey: Some(convert::encryption_key(subkey)),
+        subkey: subkey.map(convert::encryption_key),
         seq_number: Some(seq_send),
     };
     let plaintext = messages::encode(&part, "EncAPRepPart").map_err(|e| fail(e.to_string()))?;
@@ -374,4 +492,113 @@ fn error_token(code: i32, ap_req: &ApReq, now: (i64, u32)) -> Option<Vec<u8>> {
     };
     let message = messages::encode(&error, "KRB-ERROR").ok()?;
     Some(token::wrap(KRB5_OID, tok_id::KRB_ERROR, &message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An authenticator carrying `authorization_data`; only that field matters here.
+    fn authenticator(authorization_data: Option<Vec<AuthorizationDataValue>>) -> Authenticator {
+        let (cname, crealm) =
+            convert::principal_name(&Principal::parse("alice@EXAMPLE.TEST", None).unwrap())
+                .unwrap();
+        Authenticator {
+            authenticator_vno: Integer::from(5),
+            crealm,
+            cname,
+            cksum: None,
+            cusec: Integer::from(0),
+            ctime: time::from_unix(0).unwrap(),
+            subkey: None,
+            seq_number: None,
+            authorization_data,
+        }
+    }
+
+    fn ap_options(value: u32) -> AuthorizationDataValue {
+        AuthorizationDataValue {
+            r#type: AD_AP_OPTIONS,
+            data: value.to_le_bytes().to_vec().into(),
+        }
+    }
+
+    fn checksum(bindings: Option<&ChannelBindings>) -> GssChecksum {
+        GssChecksum::with_bindings(flags::MUTUAL, bindings)
+    }
+
+    #[test]
+    fn bindings_rule_without_cbt() {
+        let ours = ChannelBindings {
+            application_data: b"ours".to_vec(),
+            ..ChannelBindings::default()
+        };
+        let other = ChannelBindings {
+            application_data: b"other".to_vec(),
+            ..ChannelBindings::default()
+        };
+        let plain = authenticator(None);
+
+        assert_eq!(
+            check_bindings(&checksum(Some(&other)), &plain, None),
+            Ok(false)
+        );
+        assert_eq!(
+            check_bindings(&checksum(Some(&ours)), &plain, Some(&ours)),
+            Ok(true)
+        );
+        assert_eq!(
+            check_bindings(&checksum(None), &plain, Some(&ours)),
+            Ok(false)
+        );
+        let (status, message) =
+            check_bindings(&checksum(Some(&other)), &plain, Some(&ours)).unwrap_err();
+        assert_eq!(status, major::BAD_BINDINGS);
+        assert!(message.contains("do not match"), "{message}");
+    }
+
+    #[test]
+    fn cbt_requires_bindings() {
+        let ours = ChannelBindings::default();
+        let direct = authenticator(Some(vec![ap_options(KERB_AP_OPTIONS_CBT)]));
+        let (status, _) = check_bindings(&checksum(None), &direct, Some(&ours)).unwrap_err();
+        assert_eq!(status, major::BAD_BINDINGS);
+        // Matching bindings, or none on our side, satisfy the flag.
+        assert_eq!(
+            check_bindings(&checksum(Some(&ours)), &direct, Some(&ours)),
+            Ok(true)
+        );
+        assert_eq!(check_bindings(&checksum(None), &direct, None), Ok(false));
+
+        let inner =
+            messages::encode(&vec![ap_options(KERB_AP_OPTIONS_CBT)], "AD-IF-RELEVANT").unwrap();
+        let relevant = authenticator(Some(vec![AuthorizationDataValue {
+            r#type: ad_type::IF_RELEVANT,
+            data: inner.into(),
+        }]));
+        let (status, _) = check_bindings(&checksum(None), &relevant, Some(&ours)).unwrap_err();
+        assert_eq!(status, major::BAD_BINDINGS);
+
+        let other_bits = authenticator(Some(vec![ap_options(0x1)]));
+        assert_eq!(
+            check_bindings(&checksum(None), &other_bits, Some(&ours)),
+            Ok(false)
+        );
+    }
+
+    #[test]
+    fn malformed_ap_options_is_defective() {
+        let malformed = authenticator(Some(vec![AuthorizationDataValue {
+            r#type: AD_AP_OPTIONS,
+            data: vec![0x00, 0x40].into(),
+        }]));
+        let (status, message) = check_bindings(
+            &checksum(None),
+            &malformed,
+            Some(&ChannelBindings::default()),
+        )
+        .unwrap_err();
+        assert_eq!(status, major::DEFECTIVE_TOKEN);
+        assert!(message.contains("2 bytes, expected 4"), "{message}");
+    }
 }

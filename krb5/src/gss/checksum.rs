@@ -2,6 +2,8 @@
 //! the channel-binding hash and the requested context flags. Its integers are
 //! little-endian, unlike the rest of Kerberos.
 
+use md5::{Digest, Md5};
+
 use crate::codec::{DecodeError, Reader};
 
 /// Context flags (RFC 2744 §3.9 values, as RFC 4121 §4.1.1.1 carries them).
@@ -13,6 +15,44 @@ pub mod flags {
     pub const CONF: u32 = 16;
     pub const INTEG: u32 = 32;
     pub const ANON: u32 = 64;
+    /// MIT's GSS_C_CHANNEL_BOUND_FLAG (krb5 1.19 and later): the acceptor
+    /// was given channel bindings and the initiator's hash matched them.
+    pub const CHANNEL_BOUND: u32 = 2048;
+}
+
+/// Channel bindings (RFC 2744 §3.11 `gss_channel_bindings_struct`): data
+/// about the channel under the context, such as addresses or a TLS channel
+/// binding, that both sides pass in and the acceptor compares.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelBindings {
+    pub initiator_addrtype: u32,
+    pub initiator_address: Vec<u8>,
+    pub acceptor_addrtype: u32,
+    pub acceptor_address: Vec<u8>,
+    pub application_data: Vec<u8>,
+}
+
+impl ChannelBindings {
+    /// Returns the MD5 hash that the checksum's Bnd field carries (RFC 4121
+    /// §4.1.1.2). The input is laid out as MIT krb5 1.20 does it
+    /// (`kg_checksum_channel_bindings`): each address type as a 4-byte
+    /// little-endian integer, and each address and the application data as
+    /// a 4-byte little-endian length followed by the bytes.
+    pub fn hash(&self) -> [u8; BND_LEN] {
+        // A field of 4 GiB or more cannot be described; its length saturates,
+        // so such bindings only ever match identical ones.
+        let length = |bytes: &[u8]| u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_le_bytes();
+        let mut md5 = Md5::new();
+        md5.update(self.initiator_addrtype.to_le_bytes());
+        md5.update(length(&self.initiator_address));
+        md5.update(&self.initiator_address);
+        md5.update(self.acceptor_addrtype.to_le_bytes());
+        md5.update(length(&self.acceptor_address));
+        md5.update(&self.acceptor_address);
+        md5.update(length(&self.application_data));
+        md5.update(&self.application_data);
+        md5.finalize().into()
+    }
 }
 
 /// The length of the channel-binding hash field.
@@ -36,6 +76,15 @@ impl GssChecksum {
             flags: flags & !flags::DELEG,
             delegation: None,
         }
+    }
+
+    /// Builds the checksum with the hash of `bindings`, or zeros for none.
+    pub fn with_bindings(flags: u32, bindings: Option<&ChannelBindings>) -> Self {
+        let mut checksum = Self::new(flags);
+        if let Some(bindings) = bindings {
+            checksum.bnd = bindings.hash();
+        }
+        checksum
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -108,6 +157,31 @@ mod tests {
         bytes.extend_from_slice(&[1, 0, 3, 0, 0x76, 0x01, 0x00]);
         let decoded = GssChecksum::decode(&bytes).unwrap();
         assert_eq!(decoded.delegation.as_deref(), Some(&[0x76, 0x01, 0x00][..]));
+    }
+
+    /// The bindings are hashed as MD5 of 02000000 04000000 7f000001
+    /// 02000000 04000000 7f000002 03000000 616263, whose digest Python's
+    /// hashlib computed.
+    #[test]
+    fn bindings_hash_layout() {
+        let bindings = ChannelBindings {
+            initiator_addrtype: 2,
+            initiator_address: vec![127, 0, 0, 1],
+            acceptor_addrtype: 2,
+            acceptor_address: vec![127, 0, 0, 2],
+            application_data: b"abc".to_vec(),
+        };
+        let expected: [u8; 16] = hex::decode("c3babf49b37db049681e48f6121a55a7")
+            .unwrap()
+            .try_into()
+            .unwrap();
+        assert_eq!(bindings.hash(), expected);
+        assert_ne!(bindings.hash(), ChannelBindings::default().hash());
+
+        let checksum = GssChecksum::with_bindings(flags::MUTUAL, Some(&bindings)).encode();
+        assert_eq!(&checksum[4..20], &expected);
+        let checksum = GssChecksum::with_bindings(flags::MUTUAL, None).encode();
+        assert_eq!(&checksum[4..20], &[0; 16]);
     }
 
     #[test]

@@ -1,8 +1,18 @@
 //! An established krb5 security context: what both sides know once the AP
-//! exchange is complete.
+//! exchange is complete, and its per-message operations.
+//!
+//! The per-message methods come in two kinds. `get_mic`, `verify_mic`,
+//! `wrap` and `unwrap` take or return the SND_SEQ and keep no state, for a
+//! caller such as rpc.gssd that checks one token and leaves the rest to the
+//! kernel. The `_sequenced` methods take the next SND_SEQ from the context's
+//! [`SequenceState`] and check received ones against its window, as
+//! `gss_get_mic`, `gss_verify_mic`, `gss_wrap` and `gss_unwrap` do.
 
 use super::lucid::{ExportError, LucidContext};
 use super::mic::{self, token_flags, MicError};
+use super::sequence::SequenceState;
+use super::status::GssError;
+use super::wrap::{self, Unwrapped, WrapError};
 use crate::crypto::Key;
 use crate::principal::Principal;
 use zeroize::Zeroizing;
@@ -28,6 +38,8 @@ pub struct EstablishedContext {
     pub seq_recv: u64,
     /// The context's end time (the ticket's), seconds since the epoch.
     pub endtime: u32,
+    /// The send counter and receive window of the `_sequenced` methods.
+    pub sequence: SequenceState,
 }
 
 impl EstablishedContext {
@@ -67,5 +79,53 @@ impl EstablishedContext {
     /// Verifies the peer's MIC token over `message` and returns its sequence number.
     pub fn verify_mic(&self, message: &[u8], token: &[u8]) -> Result<u64, MicError> {
         mic::verify_mic(&self.key, self.flags_from(self.initiator), message, token)
+    }
+
+    /// Makes a Wrap token over `message` with sequence number `seq`,
+    /// encrypted when `seal` is true.
+    pub fn wrap(&self, seq: u64, seal: bool, message: &[u8]) -> Result<Vec<u8>, WrapError> {
+        wrap::wrap(
+            &self.key,
+            self.flags_from(!self.initiator),
+            seq,
+            seal,
+            message,
+        )
+    }
+
+    /// Checks and opens the peer's Wrap token, without sequence checks.
+    pub fn unwrap(&self, token: &[u8]) -> Result<Unwrapped, WrapError> {
+        wrap::unwrap(&self.key, self.flags_from(self.initiator), token)
+    }
+
+    /// Makes a MIC token with the next send sequence number.
+    pub fn get_mic_sequenced(&mut self, message: &[u8]) -> Result<Vec<u8>, GssError> {
+        let token = self.get_mic(self.sequence.next_send, message)?;
+        self.sequence.take_send();
+        Ok(token)
+    }
+
+    /// Verifies the peer's MIC token and checks its sequence number against
+    /// the receive window. Returns the supplementary status bits
+    /// (`major::DUPLICATE_TOKEN` and the others), 0 for a token in sequence.
+    pub fn verify_mic_sequenced(&mut self, message: &[u8], token: &[u8]) -> Result<u32, GssError> {
+        let seq = self.verify_mic(message, token)?;
+        Ok(self.sequence.receive.check(seq))
+    }
+
+    /// Makes a Wrap token with the next send sequence number.
+    pub fn wrap_sequenced(&mut self, seal: bool, message: &[u8]) -> Result<Vec<u8>, GssError> {
+        let token = self.wrap(self.sequence.next_send, seal, message)?;
+        self.sequence.take_send();
+        Ok(token)
+    }
+
+    /// Opens the peer's Wrap token and checks its sequence number against
+    /// the receive window. Returns the contents and the supplementary
+    /// status bits, as [`Self::verify_mic_sequenced`] does.
+    pub fn unwrap_sequenced(&mut self, token: &[u8]) -> Result<(Unwrapped, u32), GssError> {
+        let unwrapped = self.unwrap(token)?;
+        let status = self.sequence.receive.check(unwrapped.seq);
+        Ok((unwrapped, status))
     }
 }

@@ -4,8 +4,9 @@
 use rasn::types::Integer;
 use rasn_kerberos::{ApOptions, ApReq, Authenticator, AuthorizationDataValue, EncryptedData};
 
-use super::checksum::{flags, GssChecksum};
+use super::checksum::{flags, ChannelBindings, GssChecksum};
 use super::context::EstablishedContext;
+use super::sequence::SequenceState;
 use super::status::{krb5_minor, major, GssError};
 use super::token::{self, tok_id, KRB5_OID};
 use crate::credentials::Credential;
@@ -39,6 +40,9 @@ pub struct InitiatorOptions<'a> {
     pub enctypes: &'a [i32],
     /// The current time, seconds and microseconds since the epoch.
     pub now: (i64, u32),
+    /// Channel bindings whose MD5 hash goes into the authenticator checksum,
+    /// or `None` to send zeros (RFC 4121 §4.1.1.2).
+    pub channel_bindings: Option<&'a ChannelBindings>,
 }
 
 /// A context waiting for the acceptor's AP-REP.
@@ -115,7 +119,9 @@ pub fn init_sec_context(
         cname,
         cksum: Some(rasn_kerberos::Checksum {
             r#type: cksumtype::GSSAPI,
-            checksum: GssChecksum::new(context_flags).encode().into(),
+            checksum: GssChecksum::with_bindings(context_flags, options.channel_bindings)
+                .encode()
+                .into(),
         }),
         cusec: Integer::from(i64::from(usec)),
         ctime: time::from_unix(now).map_err(|e| failure(0, e.to_string()))?,
@@ -251,6 +257,7 @@ impl PendingContext {
             seq_send: u64::from(self.seq_send),
             seq_recv: u64::from(seq_recv),
             endtime: self.endtime,
+            sequence: SequenceState::new(u64::from(self.seq_send), u64::from(seq_recv), self.flags),
         }
     }
 }

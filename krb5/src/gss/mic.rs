@@ -9,6 +9,7 @@
 //! The checksum covers the message followed by the 16-byte header, keyed with
 //! usage 23 when the acceptor sends and 25 when the initiator sends.
 
+use super::status::{major, GssError};
 use crate::crypto::{Checksum, CryptoError, Key};
 use crate::iana::{cksumtype, enctype, key_usage};
 
@@ -42,8 +43,27 @@ pub enum MicError {
     Crypto(#[from] CryptoError),
 }
 
+impl MicError {
+    /// Returns the GSS major status that reports this error.
+    pub fn major(&self) -> u32 {
+        match self {
+            Self::BadSignature => major::BAD_SIG,
+            Self::UnsupportedEnctype(_) | Self::Crypto(_) => major::FAILURE,
+            Self::TooShort(_) | Self::BadTokId(_) | Self::BadFiller(_) | Self::BadFlags { .. } => {
+                major::DEFECTIVE_TOKEN
+            }
+        }
+    }
+}
+
+impl From<MicError> for GssError {
+    fn from(error: MicError) -> Self {
+        GssError::new(error.major(), 0, error.to_string())
+    }
+}
+
 /// Returns the RFC 4121 checksum type and length for a base key's enctype.
-fn checksum_type(key: &Key) -> Result<(i32, usize), MicError> {
+pub(super) fn checksum_type(key: &Key) -> Result<(i32, usize), MicError> {
     Ok(match key.enctype() {
         enctype::AES128_CTS_HMAC_SHA1_96 => (cksumtype::HMAC_SHA1_96_AES128, 12),
         enctype::AES256_CTS_HMAC_SHA1_96 => (cksumtype::HMAC_SHA1_96_AES256, 12),

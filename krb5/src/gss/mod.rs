@@ -7,8 +7,10 @@ pub mod initiator;
 pub mod lucid;
 pub mod mic;
 pub mod replay;
+pub mod sequence;
 pub mod status;
 pub mod token;
+pub mod wrap;
 
 #[cfg(test)]
 mod tests;

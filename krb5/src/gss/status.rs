@@ -27,6 +27,13 @@ pub mod major {
     pub const DUPLICATE_ELEMENT: u32 = 17 << 16;
     pub const NAME_NOT_MN: u32 = 18 << 16;
 
+    /// Supplementary status bits, which per-message calls report with
+    /// `COMPLETE` when the token itself is valid.
+    pub const DUPLICATE_TOKEN: u32 = 1 << 1;
+    pub const OLD_TOKEN: u32 = 1 << 2;
+    pub const UNSEQ_TOKEN: u32 = 1 << 3;
+    pub const GAP_TOKEN: u32 = 1 << 4;
+
     /// Returns RFC 2744's name for a routine error.
     pub fn name(status: u32) -> &'static str {
         match status & 0x00ff_0000 {
@@ -108,6 +115,18 @@ mod tests {
         // MIT's error table numbers them.
         assert_eq!(krb5_minor(31) as i32, -1_765_328_353);
         assert_eq!(krb5_minor(37) as i32, -1_765_328_347);
+    }
+
+    #[test]
+    fn supplementary_bits_are_not_errors() {
+        for bit in [
+            major::DUPLICATE_TOKEN,
+            major::OLD_TOKEN,
+            major::UNSEQ_TOKEN,
+            major::GAP_TOKEN,
+        ] {
+            assert_eq!(major::name(bit), "GSS_S_COMPLETE", "bit {bit:#x}");
+        }
     }
 
     #[test]

@@ -4,10 +4,12 @@
 use rasn::types::Integer;
 use rasn_kerberos::{EncTicketPart, EncryptedData, Ticket, TicketFlags, TransitedEncoding};
 
-use super::acceptor::{accept_sec_context, AcceptorOptions};
-use super::checksum;
+use super::acceptor::{accept_sec_context, AcceptorOptions, Rejected};
+use super::checksum::{self, ChannelBindings};
+use super::context::EstablishedContext;
 use super::initiator::{init_sec_context, InitStep, InitiatorOptions, RPCSEC_GSS_FLAGS};
 use super::replay::ReplayCache;
+use super::status::major;
 use crate::credentials::Credential;
 use crate::crypto::Key;
 use crate::iana::{enctype, key_usage};
@@ -102,6 +104,8 @@ fn acceptor_options(enctypes: &[i32]) -> AcceptorOptions<'_> {
         enctypes,
         clockskew: 300,
         now: (NOW, 0),
+        channel_bindings: None,
+        acceptor_subkey: true,
     }
 }
 
@@ -114,6 +118,7 @@ fn round_trip_every_enctype() {
             flags: RPCSEC_GSS_FLAGS,
             enctypes: &[],
             now: (NOW, 123),
+            channel_bindings: None,
         };
         let InitStep::ContinueNeeded(pending, token) = init_sec_context(&ticket, &options).unwrap()
         else {
@@ -167,6 +172,7 @@ fn enctype_negotiation_upgrades_the_context_key() {
         flags: RPCSEC_GSS_FLAGS,
         enctypes: &offered,
         now: (NOW, 0),
+        channel_bindings: None,
     };
     let InitStep::ContinueNeeded(pending, token) = init_sec_context(&ticket, &options).unwrap()
     else {
@@ -193,6 +199,7 @@ fn expired_ticket_is_rejected_by_both_sides() {
         flags: RPCSEC_GSS_FLAGS,
         enctypes: &[],
         now: (NOW, 0),
+        channel_bindings: None,
     };
     let err = init_sec_context(&ticket, &options).unwrap_err();
     assert!(err.message.contains("expired"), "{err}");
@@ -225,6 +232,7 @@ fn tampered_tokens_never_authenticate_others() {
         flags: RPCSEC_GSS_FLAGS,
         enctypes: &[],
         now: (NOW, 0),
+        channel_bindings: None,
     };
     let InitStep::ContinueNeeded(_, token) = init_sec_context(&ticket, &options).unwrap() else {
         panic!("mutual authentication must need a reply");
@@ -264,6 +272,7 @@ fn round_trip_without_mutual_authentication() {
             flags: RPCSEC_GSS_FLAGS & !checksum::flags::MUTUAL,
             enctypes: &[20, 19, 18, 17],
             now: (NOW, 0),
+            channel_bindings: None,
         };
         let InitStep::Complete(initiator, token) = init_sec_context(&ticket, &options).unwrap()
         else {
@@ -305,6 +314,7 @@ fn no_mutual_rejects_disallowed_session_enctype() {
         flags: RPCSEC_GSS_FLAGS & !checksum::flags::MUTUAL,
         enctypes: &[],
         now: (NOW, 0),
+        channel_bindings: None,
     };
     let InitStep::Complete(_, token) = init_sec_context(&ticket, &options).unwrap() else {
         panic!("a context without mutual authentication needs no reply");
@@ -339,6 +349,7 @@ fn enctype_negotiation_follows_acceptor_preference() {
             flags: RPCSEC_GSS_FLAGS,
             enctypes: &offered,
             now: (NOW, 0),
+            channel_bindings: None,
         };
         let InitStep::ContinueNeeded(pending, token) = init_sec_context(&ticket, &options).unwrap()
         else {
@@ -360,4 +371,176 @@ fn enctype_negotiation_follows_acceptor_preference() {
         let initiator = pending.complete(&accepted.output_token).unwrap();
         assert_eq!(initiator.key, accepted.context.key, "allowed {allowed:?}");
     }
+}
+
+/// Runs the AP exchange between our initiator and acceptor with the given
+/// bindings on each side and acceptor-subkey choice.
+fn establish(
+    initiator_bindings: Option<&ChannelBindings>,
+    acceptor_bindings: Option<&ChannelBindings>,
+    acceptor_subkey: bool,
+    flags: u32,
+) -> Result<(EstablishedContext, EstablishedContext), Rejected> {
+    let (realm, service_key) = realm(enctype::AES256_CTS_HMAC_SHA1_96);
+    let ticket = mint_ticket(
+        &realm,
+        &service_key,
+        enctype::AES256_CTS_HMAC_SHA1_96,
+        NOW + 3600,
+    );
+    let options = InitiatorOptions {
+        flags,
+        enctypes: &[20, 18],
+        now: (NOW, 0),
+        channel_bindings: initiator_bindings,
+    };
+    let (step, token) = match init_sec_context(&ticket, &options).unwrap() {
+        InitStep::ContinueNeeded(pending, token) => (Err(pending), token),
+        InitStep::Complete(context, token) => (Ok(context), token),
+    };
+    let acceptor_options = AcceptorOptions {
+        channel_bindings: acceptor_bindings,
+        acceptor_subkey,
+        ..acceptor_options(&[])
+    };
+    let accepted = accept_sec_context(
+        &realm.keytab,
+        &ReplayCache::new(),
+        &acceptor_options,
+        &token,
+    )?;
+    let initiator = match step {
+        Ok(context) => *context,
+        Err(pending) => pending.complete(&accepted.output_token).unwrap(),
+    };
+    Ok((initiator, accepted.context))
+}
+
+fn bindings(application_data: &[u8]) -> ChannelBindings {
+    ChannelBindings {
+        application_data: application_data.to_vec(),
+        ..ChannelBindings::default()
+    }
+}
+
+#[test]
+fn matching_bindings_are_channel_bound() {
+    let cb = bindings(b"tls-server-end-point:0123");
+    let (_, acceptor) = establish(Some(&cb), Some(&cb), true, RPCSEC_GSS_FLAGS).unwrap();
+    assert_ne!(acceptor.flags & checksum::flags::CHANNEL_BOUND, 0);
+
+    // Bindings the acceptor does not check never make a context bound.
+    let (_, acceptor) = establish(Some(&cb), None, true, RPCSEC_GSS_FLAGS).unwrap();
+    assert_eq!(acceptor.flags & checksum::flags::CHANNEL_BOUND, 0);
+}
+
+#[test]
+fn mismatched_bindings_are_rejected() {
+    for flags in [
+        RPCSEC_GSS_FLAGS,
+        RPCSEC_GSS_FLAGS & !checksum::flags::MUTUAL,
+    ] {
+        let rejected = establish(
+            Some(&bindings(b"one")),
+            Some(&bindings(b"two")),
+            true,
+            flags,
+        )
+        .unwrap_err();
+        assert_eq!(
+            rejected.error.major,
+            major::BAD_BINDINGS,
+            "{}",
+            rejected.error
+        );
+        assert!(
+            rejected
+                .error
+                .message
+                .contains("channel bindings do not match"),
+            "{}",
+            rejected.error
+        );
+        // Like MIT's acceptor, a KRB-ERROR only when a reply is expected.
+        assert_eq!(
+            rejected.output_token.is_some(),
+            flags & checksum::flags::MUTUAL != 0
+        );
+    }
+}
+
+#[test]
+fn initiator_without_bindings_is_accepted() {
+    let (_, acceptor) = establish(None, Some(&bindings(b"x")), true, RPCSEC_GSS_FLAGS).unwrap();
+    assert_eq!(acceptor.flags & checksum::flags::CHANNEL_BOUND, 0);
+}
+
+#[test]
+fn mutual_without_acceptor_subkey() {
+    let (initiator, acceptor) = establish(None, None, false, RPCSEC_GSS_FLAGS).unwrap();
+    assert!(!initiator.acceptor_subkey);
+    assert!(!acceptor.acceptor_subkey);
+    assert_eq!(initiator.key, acceptor.key);
+    // The initiator's subkey keeps the session key's enctype.
+    assert_eq!(acceptor.key.enctype(), enctype::AES256_CTS_HMAC_SHA1_96);
+    assert_eq!(initiator.seq_recv, acceptor.seq_send);
+    assert_eq!(initiator.seq_send, acceptor.seq_recv);
+
+    let lucid = acceptor.export_lucid().unwrap();
+    assert_eq!(&lucid[0..4], &2u32.to_ne_bytes(), "CFX flag only");
+    assert_eq!(&lucid[20..], acceptor.key.bytes());
+
+    let token = acceptor.wrap(acceptor.seq_send, true, b"reply").unwrap();
+    assert_eq!(
+        token[2], 0x03,
+        "SentByAcceptor and Sealed, no AcceptorSubkey"
+    );
+    assert_eq!(initiator.unwrap(&token).unwrap().message, b"reply");
+}
+
+#[test]
+fn sequenced_wrap_and_mic_between_both_sides() {
+    let flags = RPCSEC_GSS_FLAGS | checksum::flags::REPLAY | checksum::flags::SEQUENCE;
+    let (mut initiator, mut acceptor) = establish(None, None, true, flags).unwrap();
+
+    let first = initiator.wrap_sequenced(true, b"first").unwrap();
+    let second = initiator.wrap_sequenced(false, b"second").unwrap();
+    let mic = initiator.get_mic_sequenced(b"third").unwrap();
+    assert_eq!(initiator.sequence.next_send, initiator.seq_send + 3);
+
+    let (opened, status) = acceptor.unwrap_sequenced(&first).unwrap();
+    assert_eq!(
+        (opened.message.as_slice(), opened.sealed, status),
+        (&b"first"[..], true, 0)
+    );
+    assert_eq!(
+        acceptor.verify_mic_sequenced(b"third", &mic),
+        Ok(major::GAP_TOKEN)
+    );
+    let (opened, status) = acceptor.unwrap_sequenced(&second).unwrap();
+    assert_eq!(
+        (opened.message.as_slice(), opened.sealed),
+        (&b"second"[..], false)
+    );
+    assert_eq!(status, major::UNSEQ_TOKEN);
+    let (_, status) = acceptor.unwrap_sequenced(&first).unwrap();
+    assert_eq!(status, major::DUPLICATE_TOKEN);
+
+    let reply = acceptor.wrap_sequenced(true, b"reply").unwrap();
+    let (opened, status) = initiator.unwrap_sequenced(&reply).unwrap();
+    assert_eq!((opened.message.as_slice(), status), (&b"reply"[..], 0));
+
+    // Tokens of one direction never open in the other.
+    let err = initiator.unwrap_sequenced(&first).unwrap_err();
+    assert_eq!(err.major, major::DEFECTIVE_TOKEN, "{err}");
+    let err = acceptor.verify_mic_sequenced(b"other", &mic).unwrap_err();
+    assert_eq!(err.major, major::BAD_SIG, "{err}");
+}
+
+#[test]
+fn rpcsec_flags_keep_no_receive_checks() {
+    let (initiator, mut acceptor) = establish(None, None, true, RPCSEC_GSS_FLAGS).unwrap();
+    let mic = initiator.get_mic(initiator.seq_send, b"call").unwrap();
+    assert_eq!(acceptor.verify_mic_sequenced(b"call", &mic), Ok(0));
+    assert_eq!(acceptor.verify_mic_sequenced(b"call", &mic), Ok(0));
 }

@@ -4,8 +4,12 @@
  * headers both declare every call used here, lucid export included. Every
  * value is one line, and binary values are hex.
  *
- *   peer accept
- *   peer init SERVICE@HOST [nomutual]
+ *   peer accept [cb=BINDINGS] [commands]
+ *   peer init SERVICE@HOST [nomutual] [sequence] [cb=BINDINGS] [commands]
+ *
+ * cb= passes channel bindings to both context calls, as five colon-separated
+ * fields: initiator address type (decimal), initiator address (hex),
+ * acceptor address type, acceptor address, application data.
  *
  * Both modes run the same exchange after establishing the context:
  *
@@ -14,6 +18,10 @@
  *   both:   -> "flags" ret_flags
  *           <- message, <- the peer's MIC over it  -> "verified" seq status
  *           <- message                             -> "mic" our MIC over it
+ *   with commands, lines until "end":
+ *           <- "wrap" CONF message       -> "wrapped" conf_state token
+ *           <- "unwrap" token            -> "unwrapped" conf_state status message
+ *                                           or "unwrap-failed" status
  *           -> "lucid" fields of gss_krb5_export_lucid_sec_context v1
  *
  * The lucid export comes last because MIT deletes the context it exports.
@@ -27,6 +35,14 @@
 
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_krb5.h>
+
+/* The channel bindings of cb=, or none. */
+static struct gss_channel_bindings_struct cb_storage;
+static gss_channel_bindings_t channel_bindings = GSS_C_NO_CHANNEL_BINDINGS;
+/* Set by the "commands" option. */
+static int commands;
+/* Replay and sequence detection, added to init's request by "sequence". */
+static OM_uint32 extra_flags;
 
 static void print_status(const char *step, OM_uint32 status, int type)
 {
@@ -113,6 +129,69 @@ static gss_buffer_desc read_hex_line(const char *expected)
     return buffer;
 }
 
+/*
+ * Decodes `length` hex digits at `text` into a malloc'd buffer. Returns 0 on
+ * success and -1 on an odd length or a non-hex digit.
+ */
+static int decode_hex(const char *text, size_t length, gss_buffer_desc *out)
+{
+    unsigned char *bytes;
+    size_t i;
+
+    if (length % 2 != 0)
+        return -1;
+    bytes = malloc(length / 2 + 1);
+    if (bytes == NULL)
+        return -1;
+    for (i = 0; i < length / 2; i++) {
+        int high = hex_digit(text[2 * i]), low = hex_digit(text[2 * i + 1]);
+
+        if (high < 0 || low < 0) {
+            free(bytes);
+            return -1;
+        }
+        bytes[i] = (unsigned char)(high * 16 + low);
+    }
+    out->length = length / 2;
+    out->value = bytes;
+    return 0;
+}
+
+/* Parses the value of cb= into channel_bindings. Returns 0 or -1. */
+static int parse_bindings(const char *spec)
+{
+    const char *field = spec;
+    gss_buffer_desc *buffers[3] = {
+        &cb_storage.initiator_address, &cb_storage.acceptor_address,
+        &cb_storage.application_data
+    };
+    OM_uint32 *types[2] = {
+        &cb_storage.initiator_addrtype, &cb_storage.acceptor_addrtype
+    };
+    int i;
+
+    /* Fields alternate: type, address, type, address, application data. */
+    for (i = 0; i < 5; i++) {
+        const char *end = strchr(field, ':');
+        size_t length = end != NULL ? (size_t)(end - field) : strlen(field);
+
+        if ((i < 4) != (end != NULL))
+            return -1;
+        if (i == 0 || i == 2) {
+            char *stop;
+
+            *types[i / 2] = (OM_uint32)strtoul(field, &stop, 10);
+            if (stop != field + length)
+                return -1;
+        } else if (decode_hex(field, length, buffers[i / 2]) != 0) {
+            return -1;
+        }
+        field += length + 1;
+    }
+    channel_bindings = &cb_storage;
+    return 0;
+}
+
 static void print_token(gss_buffer_t token)
 {
     printf("token ");
@@ -148,6 +227,66 @@ static void exchange_mics(gss_ctx_id_t context)
     fflush(stdout);
     free(message.value);
     gss_release_buffer(&minor, &mic);
+}
+
+/* Wraps or unwraps one message per command line until "end". */
+static void run_commands(gss_ctx_id_t context)
+{
+    char *line = NULL;
+    size_t capacity = 0;
+    ssize_t read;
+
+    while ((read = getline(&line, &capacity, stdin)) >= 0) {
+        OM_uint32 major, minor;
+        gss_buffer_desc input, output = GSS_C_EMPTY_BUFFER;
+        int conf_state = 0;
+        char *command, *argument, *hex;
+
+        while (read > 0 && (line[read - 1] == '\n' || line[read - 1] == '\r'))
+            line[--read] = '\0';
+        command = strtok(line, " ");
+        if (command == NULL)
+            fail_input("a command");
+        if (strcmp(command, "end") == 0)
+            break;
+
+        if (strcmp(command, "wrap") == 0) {
+            argument = strtok(NULL, " ");
+            hex = strtok(NULL, " ");
+            if (argument == NULL)
+                fail_input("wrap CONF MESSAGE");
+            if (hex == NULL)
+                hex = "";
+            if (decode_hex(hex, strlen(hex), &input) != 0)
+                fail_input("the message to wrap in hex");
+            major = gss_wrap(&minor, context, atoi(argument), GSS_C_QOP_DEFAULT,
+                             &input, &conf_state, &output);
+            if (GSS_ERROR(major))
+                fail("gss_wrap", major, minor);
+            printf("wrapped %d ", conf_state);
+            print_hex(output.value, output.length);
+            printf("\n");
+        } else if (strcmp(command, "unwrap") == 0) {
+            hex = strtok(NULL, " ");
+            if (hex == NULL || decode_hex(hex, strlen(hex), &input) != 0)
+                fail_input("unwrap TOKEN");
+            major = gss_unwrap(&minor, context, &input, &output, &conf_state,
+                               NULL);
+            if (GSS_ERROR(major)) {
+                printf("unwrap-failed 0x%08x\n", major);
+            } else {
+                printf("unwrapped %d 0x%08x ", conf_state, major);
+                print_hex(output.value, output.length);
+                printf("\n");
+            }
+        } else {
+            fail_input("wrap, unwrap or end");
+        }
+        fflush(stdout);
+        free(input.value);
+        gss_release_buffer(&minor, &output);
+    }
+    free(line);
 }
 
 /*
@@ -203,7 +342,7 @@ static int run_accept(void)
 
     input = read_hex_line("the initiator's token");
     major = gss_accept_sec_context(&minor, &context, cred, &input,
-                                   GSS_C_NO_CHANNEL_BINDINGS, NULL, NULL,
+                                   channel_bindings, NULL, NULL,
                                    &output, &ret_flags, NULL, NULL);
     if (output.length > 0 && GSS_ERROR(major))
         print_token(&output);
@@ -219,6 +358,8 @@ static int run_accept(void)
     fflush(stdout);
 
     exchange_mics(context);
+    if (commands)
+        run_commands(context);
     print_lucid(&context);
     gss_release_cred(&minor, &cred);
     return 0;
@@ -235,6 +376,7 @@ static int run_init(const char *target, int mutual)
 
     if (mutual)
         req_flags |= GSS_C_MUTUAL_FLAG;
+    req_flags |= extra_flags;
 
     name_buffer.value = (void *)target;
     name_buffer.length = strlen(target);
@@ -246,7 +388,7 @@ static int run_init(const char *target, int mutual)
     /* The default credential comes from the KRB5CCNAME ccache. */
     major = gss_init_sec_context(&minor, GSS_C_NO_CREDENTIAL, &context, name,
                                  (gss_OID)gss_mech_krb5, req_flags, 0,
-                                 GSS_C_NO_CHANNEL_BINDINGS, GSS_C_NO_BUFFER,
+                                 channel_bindings, GSS_C_NO_BUFFER,
                                  NULL, &output, &ret_flags, NULL);
     if (GSS_ERROR(major))
         fail("gss_init_sec_context", major, minor);
@@ -257,7 +399,7 @@ static int run_init(const char *target, int mutual)
         input = read_hex_line("the acceptor's reply token");
         major = gss_init_sec_context(&minor, GSS_C_NO_CREDENTIAL, &context,
                                      name, (gss_OID)gss_mech_krb5, req_flags,
-                                     0, GSS_C_NO_CHANNEL_BINDINGS, &input,
+                                     0, channel_bindings, &input,
                                      NULL, &output, &ret_flags, NULL);
         if (GSS_ERROR(major))
             fail("gss_init_sec_context (reply)", major, minor);
@@ -270,6 +412,8 @@ static int run_init(const char *target, int mutual)
     fflush(stdout);
 
     exchange_mics(context);
+    if (commands)
+        run_commands(context);
     print_lucid(&context);
     gss_release_name(&minor, &name);
     return 0;
@@ -277,14 +421,34 @@ static int run_init(const char *target, int mutual)
 
 int main(int argc, char **argv)
 {
-    if (argc == 2 && strcmp(argv[1], "accept") == 0)
-        return run_accept();
-    if (argc == 3 && strcmp(argv[1], "init") == 0)
-        return run_init(argv[2], 1);
-    if (argc == 4 && strcmp(argv[1], "init") == 0 &&
-        strcmp(argv[3], "nomutual") == 0)
-        return run_init(argv[2], 0);
-    fprintf(stderr, "usage: %s accept | init SERVICE@HOST [nomutual]\n",
+    int init, mutual = 1, first_option, i;
+
+    if (argc >= 2 && strcmp(argv[1], "accept") == 0) {
+        init = 0;
+        first_option = 2;
+    } else if (argc >= 3 && strcmp(argv[1], "init") == 0) {
+        init = 1;
+        first_option = 3;
+    } else {
+        goto usage;
+    }
+    for (i = first_option; i < argc; i++) {
+        if (init && strcmp(argv[i], "nomutual") == 0)
+            mutual = 0;
+        else if (init && strcmp(argv[i], "sequence") == 0)
+            extra_flags = GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG;
+        else if (strcmp(argv[i], "commands") == 0)
+            commands = 1;
+        else if (strncmp(argv[i], "cb=", 3) != 0 ||
+                 parse_bindings(argv[i] + 3) != 0)
+            goto usage;
+    }
+    return init ? run_init(argv[2], mutual) : run_accept();
+
+usage:
+    fprintf(stderr,
+            "usage: %s accept [cb=BINDINGS] [commands] | init SERVICE@HOST "
+            "[nomutual] [sequence] [cb=BINDINGS] [commands]\n",
             argv[0]);
     return 2;
 }
