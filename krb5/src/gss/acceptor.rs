@@ -9,7 +9,7 @@ use super::checksum::{flags, GssChecksum};
 use super::context::EstablishedContext;
 use super::initiator::{ad_type, random_seq};
 use super::replay::ReplayCache;
-use super::status::{krb5_minor, major, GssError};
+use super::status::{krb5_minor, major, minor, GssError};
 use super::token::{self, tok_id, KRB5_OID};
 use crate::credentials::ticket_flags;
 use crate::crypto::{self, Key};
@@ -69,7 +69,13 @@ pub fn accept_sec_context(
     options: &AcceptorOptions<'_>,
     input: &[u8],
 ) -> Result<Accepted, Rejected> {
-    let (id, body) = token::unwrap_krb5(input).map_err(|e| defective(e.to_string()))?;
+    let (id, body) = token::unwrap_krb5(input).map_err(|e| match e {
+        // RFC 2743 §2.2.2: a token of a mechanism we do not implement.
+        token::FramingError::WrongMechanism(_) => {
+            GssError::new(major::BAD_MECH, 0, e.to_string()).into()
+        }
+        _ => defective(e.to_string()),
+    })?;
     if id != tok_id::AP_REQ {
         return Err(defective(format!(
             "expected an AP-REQ token, got TOK_ID {id:02x?}"
@@ -103,7 +109,7 @@ pub fn accept_sec_context(
             };
             Rejected {
                 output_token: error_token(code, &ap_req, options.now),
-                error: GssError::new(major::NO_CRED, krb5_minor(code), e.to_string()),
+                error: GssError::new(major::FAILURE, krb5_minor(code), e.to_string()),
             }
         })?;
     let plaintext = entry
@@ -133,15 +139,15 @@ pub fn accept_sec_context(
             format!("the ticket of {client} for {server} is not yet valid"),
         ));
     }
+    // GSS_S_CREDENTIALS_EXPIRED would name the acceptor's own credential
+    // (RFC 2743 §2.2.2), so an expired ticket is a failure, as in MIT 1.20.
     if time::to_unix(&ticket.end_time) + skew < now {
-        return Err(Rejected {
-            output_token: error_token(error_code::KRB_AP_ERR_TKT_EXPIRED, &ap_req, options.now),
-            error: GssError::new(
-                major::CREDENTIALS_EXPIRED,
-                krb5_minor(error_code::KRB_AP_ERR_TKT_EXPIRED),
-                format!("the ticket of {client} for {server} has expired"),
+        return Err(reject(
+            error_code::KRB_AP_ERR_TKT_EXPIRED,
+            format!(
+                "the ticket of {client} for {server} has expired; the client must get a new one"
             ),
-        });
+        ));
     }
 
     // The authenticator.
@@ -189,14 +195,7 @@ pub fn accept_sec_context(
         ));
     }
 
-    let checksum = gss_checksum(&authenticator).map_err(|message| Rejected {
-        output_token: None,
-        error: GssError::new(
-            major::BAD_BINDINGS,
-            krb5_minor(error_code::KRB_AP_ERR_INAPP_CKSUM),
-            message,
-        ),
-    })?;
+    let checksum = gss_checksum(&authenticator)?;
     let mutual = wire_flags::to_u32(&ap_req.ap_options.0) & wire_flags::ap_options::MUTUAL_REQUIRED
         != 0
         || checksum.flags & flags::MUTUAL != 0;
@@ -244,20 +243,38 @@ pub fn accept_sec_context(
 }
 
 /// Decodes the 0x8003 checksum, which RFC 4121 §4.1.1 requires.
-fn gss_checksum(authenticator: &Authenticator) -> Result<GssChecksum, String> {
-    let cksum = authenticator
-        .cksum
-        .as_ref()
-        .ok_or("the authenticator has no checksum; a GSS-API initiator sends type 0x8003")?;
+///
+/// MIT 1.20 accepts an authenticator without a checksum, and it verifies
+/// other checksum types as raw krb5 checksums (GSS_S_BAD_SIG when they
+/// fail). This acceptor rejects both. A malformed 0x8003 value gets MIT's
+/// minor status KG_BAD_LENGTH.
+fn gss_checksum(authenticator: &Authenticator) -> Result<GssChecksum, GssError> {
+    let cksum = authenticator.cksum.as_ref().ok_or_else(|| {
+        GssError::new(
+            major::DEFECTIVE_TOKEN,
+            0,
+            "the authenticator has no checksum; a GSS-API initiator sends type 0x8003",
+        )
+    })?;
     if cksum.r#type != cksumtype::GSSAPI {
-        return Err(format!(
-            "authenticator checksum type {} is not the GSS-API type 0x8003",
-            cksum.r#type
+        return Err(GssError::new(
+            major::BAD_SIG,
+            krb5_minor(error_code::KRB_AP_ERR_INAPP_CKSUM),
+            format!(
+                "authenticator checksum type {} is not the GSS-API type 0x8003",
+                cksum.r#type
+            ),
         ));
     }
     // NOTE: channel bindings are not checked, as when MIT's acceptor is given
     // none; RPCSEC_GSS uses none.
-    GssChecksum::decode(&cksum.checksum).map_err(|e| format!("invalid 0x8003 checksum: {e}"))
+    GssChecksum::decode(&cksum.checksum).map_err(|e| {
+        GssError::new(
+            major::DEFECTIVE_TOKEN,
+            minor::KG_BAD_LENGTH,
+            format!("invalid 0x8003 authenticator checksum: {e}"),
+        )
+    })
 }
 
 /// Picks the context enctype from the initiator's RFC 4537 list: the first

@@ -59,6 +59,25 @@ pub mod major {
 /// (RFC 4120 §7.5.9) is minor status `ERROR_TABLE_BASE_KRB5 + n`.
 pub const ERROR_TABLE_BASE_KRB5: i32 = -1_765_328_384;
 
+/// Minor status codes of MIT's GSS-API krb5 mechanism error table (`k5g`),
+/// in the numbering of MIT krb5 1.20's libgssapi_krb5.
+pub mod minor {
+    /// The base of the `k5g` error table.
+    pub const ERROR_TABLE_BASE_K5G: u32 = 39_756_032;
+    /// KG_BAD_LENGTH, "Invalid field length in token": MIT's minor status for
+    /// a 0x8003 authenticator checksum whose lengths do not fit its value.
+    pub const KG_BAD_LENGTH: u32 = ERROR_TABLE_BASE_K5G + 6;
+}
+
+/// Minor status codes of MIT's generic GSS-API error table (`ggss`), in the
+/// numbering of MIT krb5 1.20.
+pub mod generic_minor {
+    /// The base of the `ggss` error table, -2045022976 as a signed number.
+    pub const ERROR_TABLE_BASE_GGSS: u32 = 2_249_944_320;
+    /// G_BAD_DIRECTION: a per-message token claims to come from our own side.
+    pub const G_BAD_DIRECTION: u32 = ERROR_TABLE_BASE_GGSS + 13;
+}
+
 /// Returns the minor status MIT reports for Kerberos error code `code`, as
 /// the unsigned number the init channel carries.
 pub fn krb5_minor(code: i32) -> u32 {
