@@ -102,6 +102,6 @@ impl SecurityContext for Context {
         self.0
             .verify_mic(message, token)
             .map(|_| ())
-            .map_err(|e| GssError::new(major::BAD_SIG, 0, e.to_string()))
+            .map_err(GssError::from)
     }
 }

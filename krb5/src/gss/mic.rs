@@ -9,6 +9,7 @@
 //! The checksum covers the message followed by the 16-byte header, keyed with
 //! usage 23 when the acceptor sends and 25 when the initiator sends.
 
+use super::status::{generic_minor, major, GssError};
 use crate::crypto::{Checksum, CryptoError, Key};
 use crate::iana::{cksumtype, enctype, key_usage};
 
@@ -34,12 +35,33 @@ pub enum MicError {
     BadFiller([u8; 5]),
     #[error("MIC token flags {actual:#04x} do not match the context (expected {expected:#04x})")]
     BadFlags { actual: u8, expected: u8 },
-    #[error("MIC checksum does not verify (GSS_S_BAD_SIG)")]
+    #[error("MIC checksum does not verify: the message or the token was changed, or the peer signed with another key")]
     BadSignature,
     #[error("enctype {0} has no RFC 4121 MIC")]
     UnsupportedEnctype(i32),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+}
+
+/// The GSS-API status of a rejected MIC token, as MIT krb5 1.20 reports it:
+/// a malformed token is defective, and a token from the wrong direction or
+/// with a checksum that does not verify has a bad signature.
+impl From<MicError> for GssError {
+    fn from(error: MicError) -> Self {
+        let (major, minor) = match &error {
+            MicError::TooShort(_) | MicError::BadTokId(_) | MicError::BadFiller(_) => {
+                (major::DEFECTIVE_TOKEN, 0)
+            }
+            MicError::BadFlags { actual, expected }
+                if (actual ^ expected) & token_flags::SENT_BY_ACCEPTOR != 0 =>
+            {
+                (major::BAD_SIG, generic_minor::G_BAD_DIRECTION)
+            }
+            MicError::BadFlags { .. } | MicError::BadSignature => (major::BAD_SIG, 0),
+            MicError::UnsupportedEnctype(_) | MicError::Crypto(_) => (major::FAILURE, 0),
+        };
+        GssError::new(major, minor, error.to_string())
+    }
 }
 
 /// Returns the RFC 4121 checksum type and length for a base key's enctype.
