@@ -80,9 +80,14 @@ pub mod generic_minor {
 
 /// Returns the minor status MIT reports for Kerberos error code `code`, as
 /// the unsigned number the init channel carries.
-pub fn krb5_minor(code: i32) -> u32 {
+pub const fn krb5_minor(code: i32) -> u32 {
     ERROR_TABLE_BASE_KRB5.wrapping_add(code) as u32
 }
+
+/// KRB5_MUTUAL_FAILED, "Mutual authentication failed", code 158 of MIT's
+/// krb5 error table: the minor status MIT 1.20's initiator reports for an
+/// AP-REP that does not echo its authenticator's time.
+pub const KRB5_MUTUAL_FAILED: u32 = krb5_minor(158);
 
 /// A failed GSS call: major and minor status and a message for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
