@@ -10,6 +10,8 @@
 //! the same ticket in a cache file. MIT's major and minor status must match
 //! ours, or the different status recorded for the case.
 
+mod mit_program;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -746,30 +748,10 @@ fn acceptor_rejects_every_prefix() {
 // ---------------------------------------------------------------------------
 // The same cases against MIT's acceptor.
 
-/// Compiles `mit_gss_hostile.c` once per test process, or panics naming what
-/// to install.
+/// Builds `mit_gss_hostile.c` once per test process.
 fn mit_program() -> &'static Path {
     static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
-    PROGRAM.get_or_init(|| {
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mit_gss_hostile.c");
-        let program = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mit_gss_hostile");
-        let building = program.with_extension(std::process::id().to_string());
-        let output = Command::new("cc")
-            .args(["-Wall", "-o"])
-            .arg(&building)
-            .arg(&source)
-            .args(["-lgssapi_krb5", "-lkrb5"])
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run cc: {e}; install build-essential"));
-        assert!(
-            output.status.success(),
-            "cc failed to build {}; install libkrb5-dev:\n{}",
-            source.display(),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        std::fs::rename(&building, &program).unwrap();
-        program
-    })
+    PROGRAM.get_or_init(|| mit_program::build("mit_gss_hostile"))
 }
 
 /// MIT's verdict on one token: major, minor and its messages.

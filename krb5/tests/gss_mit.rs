@@ -8,10 +8,12 @@
 //! enctype, the acceptor-subkey choice, the sequence numbers and the end
 //! time. A MIC token is then checked in each direction.
 
+mod mit_program;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -39,47 +41,10 @@ const PASSWORD: &str = "alice password";
 const OUR_MESSAGE: &[u8] = b"signed by rgssd";
 const MIT_MESSAGE: &[u8] = b"signed by MIT libgssapi_krb5";
 
-/// Compiles the C peer once per test process into the target's temporary
-/// directory, or panics naming what to install.
+/// Builds `mit_gss_peer.c` once per test process.
 fn peer_program() -> &'static Path {
     static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
-    PROGRAM.get_or_init(|| {
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mit_gss_peer.c");
-        let program = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mit_gss_peer");
-        // Each process builds its own file and renames it into place, so
-        // concurrent test runs never execute a half-written program.
-        let building = program.with_extension(std::process::id().to_string());
-
-        let output = Command::new("cc")
-            .arg("-Wall")
-            .arg("-o")
-            .arg(&building)
-            .arg(&source)
-            .args(["-lgssapi_krb5", "-lkrb5"])
-            .output()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run cc to build {}: {e}; install a C compiler and \
-                     libkrb5-dev (MIT's GSS-API headers and libraries)",
-                    source.display()
-                )
-            });
-        assert!(
-            output.status.success(),
-            "cc failed to build {}; install libkrb5-dev (MIT's GSS-API headers \
-             and libgssapi_krb5):\n{}",
-            source.display(),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        std::fs::rename(&building, &program).unwrap_or_else(|e| {
-            panic!(
-                "cannot rename {} to {}: {e}",
-                building.display(),
-                program.display()
-            )
-        });
-        program
-    })
+    PROGRAM.get_or_init(|| mit_program::build("mit_gss_peer"))
 }
 
 /// A running C peer and its line protocol.
