@@ -26,7 +26,7 @@ use krb5::gss::acceptor::{accept_sec_context, AcceptorOptions, Rejected};
 use krb5::gss::checksum::{flags, GssChecksum};
 use krb5::gss::context::EstablishedContext;
 use krb5::gss::initiator::{
-    init_sec_context, InitStep, InitiatorOptions, PendingContext, RPCSEC_GSS_FLAGS,
+    ad_type, init_sec_context, InitStep, InitiatorOptions, PendingContext, RPCSEC_GSS_FLAGS,
 };
 use krb5::gss::mic;
 use krb5::gss::replay::ReplayCache;
@@ -40,6 +40,7 @@ use krb5::messages::{
 };
 use krb5::Principal;
 use rasn::types::Integer;
+use rasn_kerberos::AuthorizationDataValue;
 
 const REALM: &str = "HOSTILE.TEST";
 const SERVICE_KVNO: u32 = 3;
@@ -606,6 +607,64 @@ fn authenticator_cases(f: &Fixture) -> Vec<Case> {
         )
         .rejected(major::DEFECTIVE_TOKEN, "Authenticator")
         .mit(major::FAILURE, MIT_ASN1_OVERRUN),
+        // An AD-IF-RELEVANT container must decode, though the elements
+        // inside it may be ignored.
+        Case::new(
+            f,
+            "nested SEQUENCEs in AD-IF-RELEVANT",
+            f.token_with_authenticator(|a| {
+                a.authorization_data = Some(vec![AuthorizationDataValue {
+                    r#type: ad_type::IF_RELEVANT,
+                    data: deep_nesting().to_vec().into(),
+                }]);
+            }),
+        )
+        .rejected(major::DEFECTIVE_TOKEN, "nesting")
+        .mit(major::FAILURE, MIT_ASN1_MISSING_FIELD),
+        Case::new(
+            f,
+            "AD-IF-RELEVANT length 2^31 - 1",
+            f.token_with_authenticator(|a| {
+                a.authorization_data = Some(vec![AuthorizationDataValue {
+                    r#type: ad_type::IF_RELEVANT,
+                    data: oversized(0x30, &[0x30, 0x00]).into(),
+                }]);
+            }),
+        )
+        .rejected(major::DEFECTIVE_TOKEN, "AD-IF-RELEVANT")
+        .mit(major::FAILURE, MIT_ASN1_OVERRUN),
+        Case::new(
+            f,
+            "malformed EtypeList",
+            f.token_with_authenticator(|a| {
+                let negotiation = vec![AuthorizationDataValue {
+                    r#type: ad_type::ETYPE_NEGOTIATION,
+                    data: vec![0x30, 0x03, 0x02, 0x01].into(),
+                }];
+                let container = messages::encode(&negotiation, "AD-IF-RELEVANT").unwrap();
+                a.authorization_data = Some(vec![AuthorizationDataValue {
+                    r#type: ad_type::IF_RELEVANT,
+                    data: container.into(),
+                }]);
+            }),
+        )
+        .rejected(major::DEFECTIVE_TOKEN, "EtypeList")
+        .mit(major::FAILURE, MIT_ASN1_OVERRUN),
+        Case::new(
+            f,
+            "unknown element in AD-IF-RELEVANT",
+            f.token_with_authenticator(|a| {
+                let unknown = vec![AuthorizationDataValue {
+                    r#type: 9999,
+                    data: deep_nesting().to_vec().into(),
+                }];
+                let container = messages::encode(&unknown, "AD-IF-RELEVANT").unwrap();
+                a.authorization_data = Some(vec![AuthorizationDataValue {
+                    r#type: ad_type::IF_RELEVANT,
+                    data: container.into(),
+                }]);
+            }),
+        ),
     ]
 }
 

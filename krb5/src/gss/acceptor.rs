@@ -196,6 +196,7 @@ pub fn accept_sec_context(
     }
 
     let checksum = gss_checksum(&authenticator)?;
+    let offered = offered_enctypes(&authenticator)?;
     let mutual = wire_flags::to_u32(&ap_req.ap_options.0) & wire_flags::ap_options::MUTUAL_REQUIRED
         != 0
         || checksum.flags & flags::MUTUAL != 0;
@@ -206,7 +207,7 @@ pub fn accept_sec_context(
     let seq_recv = authenticator.seq_number.unwrap_or(0);
     let (key, acceptor_subkey, seq_send, output_token) = if mutual {
         let base = initiator_subkey.as_ref().unwrap_or(&session_key);
-        let enctype = negotiate_enctype(&authenticator, options.enctypes, base.enctype())
+        let enctype = negotiate_enctype(offered.as_deref(), options.enctypes, base.enctype())
             .map_err(|message| GssError::new(major::FAILURE, 0, message))?;
         let subkey = Key::random(enctype)
             .map_err(|e| GssError::new(major::FAILURE, 0, format!("cannot make a subkey: {e}")))?;
@@ -282,15 +283,15 @@ fn gss_checksum(authenticator: &Authenticator) -> Result<GssChecksum, GssError> 
 /// preference order, or with `allowed` empty the first offered enctype we
 /// implement. Without an offer in common, the initiator's key's enctype.
 fn negotiate_enctype(
-    authenticator: &Authenticator,
+    offered: Option<&[i32]>,
     allowed: &[i32],
     fallback: i32,
 ) -> Result<i32, String> {
     let usable = |e: i32| crypto::is_supported(e) && !crypto::is_weak(e);
 
-    if let Some(offered) = offered_enctypes(authenticator) {
+    if let Some(offered) = offered {
         let chosen = if allowed.is_empty() {
-            offered.into_iter().find(|e| usable(*e))
+            offered.iter().copied().find(|e| usable(*e))
         } else {
             allowed
                 .iter()
@@ -320,25 +321,33 @@ fn check_enctype_allowed(enctype: i32, allowed: &[i32]) -> Result<(), String> {
     ))
 }
 
-/// Returns the enctypes of AD-ETYPE-NEGOTIATION inside AD-IF-RELEVANT, if sent.
-fn offered_enctypes(authenticator: &Authenticator) -> Option<Vec<i32>> {
-    let data = authenticator.authorization_data.as_ref()?;
+/// Returns the enctypes of AD-ETYPE-NEGOTIATION inside AD-IF-RELEVANT, if
+/// sent. An AD-IF-RELEVANT container or EtypeList that does not decode is an
+/// error, as in MIT krb5 1.20, although unknown elements inside the
+/// container are ignored.
+fn offered_enctypes(authenticator: &Authenticator) -> Result<Option<Vec<i32>>, GssError> {
+    let Some(data) = authenticator.authorization_data.as_ref() else {
+        return Ok(None);
+    };
+    let invalid = |e: messages::MessageError| {
+        GssError::new(
+            major::DEFECTIVE_TOKEN,
+            0,
+            format!("invalid authorization data in the authenticator: {e}"),
+        )
+    };
     for element in data.iter().filter(|e| e.r#type == ad_type::IF_RELEVANT) {
-        let Ok(inner) =
-            messages::decode::<Vec<AuthorizationDataValue>>(&element.data, "AD-IF-RELEVANT")
-        else {
-            continue;
-        };
-        for ad in inner
+        let inner: Vec<AuthorizationDataValue> =
+            messages::decode(&element.data, "AD-IF-RELEVANT").map_err(invalid)?;
+        let negotiation = inner
             .iter()
-            .filter(|e| e.r#type == ad_type::ETYPE_NEGOTIATION)
-        {
-            if let Ok(list) = messages::decode::<Vec<i32>>(&ad.data, "EtypeList") {
-                return Some(list);
-            }
+            .find(|e| e.r#type == ad_type::ETYPE_NEGOTIATION);
+        if let Some(ad) = negotiation {
+            let list = messages::decode::<Vec<i32>>(&ad.data, "EtypeList").map_err(invalid)?;
+            return Ok(Some(list));
         }
     }
-    None
+    Ok(None)
 }
 
 fn ap_rep_token(
