@@ -461,3 +461,60 @@ impl Gssd {
 /// An internal errno marking "the server could not decrypt the ticket", which
 /// is retried once with a fresh ticket before EACCES goes down.
 const BAD_INTEGRITY_RETRY: i32 = -1;
+
+#[cfg(test)]
+mod tests {
+    use krb5::locate::{DnsSettings, HostsFile};
+
+    use super::*;
+
+    /// Returns a daemon with default settings. The SPKM-3 upcall fails
+    /// before it uses any of them.
+    fn gssd() -> Gssd {
+        let config = Arc::new(Config::from_text("", "an empty krb5.conf").unwrap());
+        Gssd::new(
+            Arc::clone(&config),
+            KdcClient::from_config(config).unwrap(),
+            Locator::new(&DnsSettings::default(), HostsFile::default()).unwrap(),
+            CredsSettings {
+                keytab: "/nonexistent/krb5.keytab".to_string(),
+                ccache_dirs: Vec::new(),
+                preferred_realm: None,
+                memory_cache: true,
+            },
+            LocalHost {
+                fqdn: "client.example.test".to_string(),
+                short: "client".to_string(),
+            },
+            true,
+            None,
+            0,
+            Duration::from_secs(5),
+            false,
+        )
+    }
+
+    #[tokio::test]
+    async fn spkm3_upcall_is_rejected() {
+        let info = ClientInfo {
+            server: "server.example.test".to_string(),
+            program_name: "nfs".to_string(),
+            program: NFS_PROGRAM,
+            version: 4,
+            address: "127.0.0.1".to_string(),
+            protocol: "tcp".to_string(),
+            port: Some(NFS_PORT),
+        };
+        let upcall = Upcall {
+            mech: "spkm3".to_string(),
+            uid: 1000,
+            target: None,
+            service: None,
+            srchost: None,
+            enctypes: Vec::new(),
+        };
+        let error = gssd().handle(&info, &upcall).await.unwrap_err();
+        assert_eq!(error.errno, errno::EACCES);
+        assert_eq!(error.message, spkm3::UNAVAILABLE);
+    }
+}

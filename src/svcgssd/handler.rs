@@ -352,6 +352,34 @@ mod tests {
             .contains(&format!(" {} 0 ", major::NO_CONTEXT)));
     }
 
+    /// Returns the major status of a reply to an init request with `token`.
+    fn reply_major(token: Vec<u8>) -> i64 {
+        let request = InitRequest {
+            handle: Vec::new(),
+            token,
+        };
+        let response = server(Identity::unmapped()).handle(&request, (RECORDED_AT, 0));
+        assert!(response.failed, "{}", response.summary);
+        assert!(response.context_record.is_none());
+        let mut r = QwordReader::new(response.reply.as_bytes());
+        r.bytes("in_handle").unwrap();
+        r.bytes("in_token").unwrap();
+        r.int("expiry").unwrap();
+        r.int("major").unwrap()
+    }
+
+    #[test]
+    fn spkm3_token_is_unavailable() {
+        let token = krb5::gss::token::wrap(spkm3::OID, [1, 0], b"REQ-TOKEN");
+        assert_eq!(reply_major(token), i64::from(major::UNAVAILABLE));
+    }
+
+    #[test]
+    fn unknown_mechanism_is_bad_mech() {
+        let token = krb5::gss::token::wrap(&[0x2b, 0x06, 0x01, 0x05, 0x05, 0x02], [1, 0], b"x");
+        assert_eq!(reply_major(token), i64::from(major::BAD_MECH));
+    }
+
     #[test]
     fn handles_are_unique() {
         let handles = HandleAllocator::with_prefix([1, 2, 3, 4]);

@@ -13,7 +13,7 @@ use super::context::EstablishedContext;
 use super::initiator::{ad_type, random_seq};
 use super::replay::ReplayCache;
 use super::sequence::SequenceState;
-use super::status::{krb5_minor, major, GssError};
+use super::status::{krb5_minor, major, minor, GssError};
 use super::token::{self, tok_id, KRB5_OID};
 use crate::credentials::ticket_flags;
 use crate::crypto::{self, Key};
@@ -82,7 +82,13 @@ pub fn accept_sec_context(
     options: &AcceptorOptions<'_>,
     input: &[u8],
 ) -> Result<Accepted, Rejected> {
-    let (id, body) = token::unwrap_krb5(input).map_err(|e| defective(e.to_string()))?;
+    let (id, body) = token::unwrap_krb5(input).map_err(|e| match e {
+        // RFC 2743 §2.2.2: a token of a mechanism we do not implement.
+        token::FramingError::WrongMechanism(_) => {
+            GssError::new(major::BAD_MECH, 0, e.to_string()).into()
+        }
+        _ => defective(e.to_string()),
+    })?;
     if id != tok_id::AP_REQ {
         return Err(defective(format!(
             "expected an AP-REQ token, got TOK_ID {id:02x?}"
@@ -116,7 +122,7 @@ pub fn accept_sec_context(
             };
             Rejected {
                 output_token: error_token(code, &ap_req, options.now),
-                error: GssError::new(major::NO_CRED, krb5_minor(code), e.to_string()),
+                error: GssError::new(major::FAILURE, krb5_minor(code), e.to_string()),
             }
         })?;
     let plaintext = entry
@@ -146,15 +152,15 @@ pub fn accept_sec_context(
             format!("the ticket of {client} for {server} is not yet valid"),
         ));
     }
+    // GSS_S_CREDENTIALS_EXPIRED would name the acceptor's own credential
+    // (RFC 2743 §2.2.2), so an expired ticket is a failure, as in MIT 1.20.
     if time::to_unix(&ticket.end_time) + skew < now {
-        return Err(Rejected {
-            output_token: error_token(error_code::KRB_AP_ERR_TKT_EXPIRED, &ap_req, options.now),
-            error: GssError::new(
-                major::CREDENTIALS_EXPIRED,
-                krb5_minor(error_code::KRB_AP_ERR_TKT_EXPIRED),
-                format!("the ticket of {client} for {server} has expired"),
+        return Err(reject(
+            error_code::KRB_AP_ERR_TKT_EXPIRED,
+            format!(
+                "the ticket of {client} for {server} has expired; the client must get a new one"
             ),
-        });
+        ));
     }
 
     // The authenticator.
@@ -202,14 +208,8 @@ pub fn accept_sec_context(
         ));
     }
 
-    let checksum = gss_checksum(&authenticator).map_err(|message| Rejected {
-        output_token: None,
-        error: GssError::new(
-            major::BAD_BINDINGS,
-            krb5_minor(error_code::KRB_AP_ERR_INAPP_CKSUM),
-            message,
-        ),
-    })?;
+    let checksum = gss_checksum(&authenticator)?;
+    let offered = offered_enctypes(&authenticator)?;
     let mutual = wire_flags::to_u32(&ap_req.ap_options.0) & wire_flags::ap_options::MUTUAL_REQUIRED
         != 0
         || checksum.flags & flags::MUTUAL != 0;
@@ -231,7 +231,7 @@ pub fn accept_sec_context(
     let seq_recv = authenticator.seq_number.unwrap_or(0);
     let (key, acceptor_subkey, seq_send, output_token) = if mutual && options.acceptor_subkey {
         let base = initiator_subkey.as_ref().unwrap_or(&session_key);
-        let enctype = negotiate_enctype(&authenticator, options.enctypes, base.enctype())
+        let enctype = negotiate_enctype(offered.as_deref(), options.enctypes, base.enctype())
             .map_err(|message| GssError::new(major::FAILURE, 0, message))?;
         let subkey = Key::random(enctype)
             .map_err(|e| GssError::new(major::FAILURE, 0, format!("cannot make a subkey: {e}")))?;
@@ -282,18 +282,36 @@ pub fn accept_sec_context(
 }
 
 /// Decodes the 0x8003 checksum, which RFC 4121 §4.1.1 requires.
-fn gss_checksum(authenticator: &Authenticator) -> Result<GssChecksum, String> {
-    let cksum = authenticator
-        .cksum
-        .as_ref()
-        .ok_or("the authenticator has no checksum; a GSS-API initiator sends type 0x8003")?;
+///
+/// MIT 1.20 accepts an authenticator without a checksum, and it verifies
+/// other checksum types as raw krb5 checksums (GSS_S_BAD_SIG when they
+/// fail). This acceptor rejects both. A malformed 0x8003 value gets MIT's
+/// minor status KG_BAD_LENGTH.
+fn gss_checksum(authenticator: &Authenticator) -> Result<GssChecksum, GssError> {
+    let cksum = authenticator.cksum.as_ref().ok_or_else(|| {
+        GssError::new(
+            major::DEFECTIVE_TOKEN,
+            0,
+            "the authenticator has no checksum; a GSS-API initiator sends type 0x8003",
+        )
+    })?;
     if cksum.r#type != cksumtype::GSSAPI {
-        return Err(format!(
-            "authenticator checksum type {} is not the GSS-API type 0x8003",
-            cksum.r#type
+        return Err(GssError::new(
+            major::BAD_SIG,
+            krb5_minor(error_code::KRB_AP_ERR_INAPP_CKSUM),
+            format!(
+                "authenticator checksum type {} is not the GSS-API type 0x8003",
+                cksum.r#type
+            ),
         ));
     }
-    GssChecksum::decode(&cksum.checksum).map_err(|e| format!("invalid 0x8003 checksum: {e}"))
+    GssChecksum::decode(&cksum.checksum).map_err(|e| {
+        GssError::new(
+            major::DEFECTIVE_TOKEN,
+            minor::KG_BAD_LENGTH,
+            format!("invalid 0x8003 authenticator checksum: {e}"),
+        )
+    })
 }
 
 /// The AD-AP-OPTIONS authorization-data type and its KERB_AP_OPTIONS_CBT
@@ -383,15 +401,15 @@ fn authdata_elements(authenticator: &Authenticator) -> Vec<AuthorizationDataValu
 /// preference order, or with `allowed` empty the first offered enctype we
 /// implement. Without an offer in common, the initiator's key's enctype.
 fn negotiate_enctype(
-    authenticator: &Authenticator,
+    offered: Option<&[i32]>,
     allowed: &[i32],
     fallback: i32,
 ) -> Result<i32, String> {
     let usable = |e: i32| crypto::is_supported(e) && !crypto::is_weak(e);
 
-    if let Some(offered) = offered_enctypes(authenticator) {
+    if let Some(offered) = offered {
         let chosen = if allowed.is_empty() {
-            offered.into_iter().find(|e| usable(*e))
+            offered.iter().copied().find(|e| usable(*e))
         } else {
             allowed
                 .iter()
@@ -421,25 +439,33 @@ fn check_enctype_allowed(enctype: i32, allowed: &[i32]) -> Result<(), String> {
     ))
 }
 
-/// Returns the enctypes of AD-ETYPE-NEGOTIATION inside AD-IF-RELEVANT, if sent.
-fn offered_enctypes(authenticator: &Authenticator) -> Option<Vec<i32>> {
-    let data = authenticator.authorization_data.as_ref()?;
+/// Returns the enctypes of AD-ETYPE-NEGOTIATION inside AD-IF-RELEVANT, if
+/// sent. An AD-IF-RELEVANT container or EtypeList that does not decode is an
+/// error, as in MIT krb5 1.20, although unknown elements inside the
+/// container are ignored.
+fn offered_enctypes(authenticator: &Authenticator) -> Result<Option<Vec<i32>>, GssError> {
+    let Some(data) = authenticator.authorization_data.as_ref() else {
+        return Ok(None);
+    };
+    let invalid = |e: messages::MessageError| {
+        GssError::new(
+            major::DEFECTIVE_TOKEN,
+            0,
+            format!("invalid authorization data in the authenticator: {e}"),
+        )
+    };
     for element in data.iter().filter(|e| e.r#type == ad_type::IF_RELEVANT) {
-        let Ok(inner) =
-            messages::decode::<Vec<AuthorizationDataValue>>(&element.data, "AD-IF-RELEVANT")
-        else {
-            continue;
-        };
-        for ad in inner
+        let inner: Vec<AuthorizationDataValue> =
+            messages::decode(&element.data, "AD-IF-RELEVANT").map_err(invalid)?;
+        let negotiation = inner
             .iter()
-            .filter(|e| e.r#type == ad_type::ETYPE_NEGOTIATION)
-        {
-            if let Ok(list) = messages::decode::<Vec<i32>>(&ad.data, "EtypeList") {
-                return Some(list);
-            }
+            .find(|e| e.r#type == ad_type::ETYPE_NEGOTIATION);
+        if let Some(ad) = negotiation {
+            let list = messages::decode::<Vec<i32>>(&ad.data, "EtypeList").map_err(invalid)?;
+            return Ok(Some(list));
         }
     }
-    None
+    Ok(None)
 }
 
 fn ap_rep_token(

@@ -7,7 +7,7 @@ use rasn_kerberos::{ApOptions, ApReq, Authenticator, AuthorizationDataValue, Enc
 use super::checksum::{flags, ChannelBindings, GssChecksum};
 use super::context::EstablishedContext;
 use super::sequence::SequenceState;
-use super::status::{krb5_minor, major, GssError};
+use super::status::{krb5_minor, major, GssError, KRB5_MUTUAL_FAILED};
 use super::token::{self, tok_id, KRB5_OID};
 use crate::credentials::Credential;
 use crate::crypto::Key;
@@ -216,8 +216,9 @@ impl PendingContext {
 
         let cusec = i64::try_from(&part.cusec).unwrap_or(-1);
         if time::to_unix(&part.ctime) != self.ctime || cusec != i64::from(self.cusec) {
-            return Err(failure(
-                error_code::KRB_AP_ERR_MUT_FAIL,
+            return Err(GssError::new(
+                major::FAILURE,
+                KRB5_MUTUAL_FAILED,
                 format!(
                     "mutual authentication with {} failed: the AP-REP does not echo our time",
                     self.server

@@ -9,7 +9,7 @@
 //! The checksum covers the message followed by the 16-byte header, keyed with
 //! usage 23 when the acceptor sends and 25 when the initiator sends.
 
-use super::status::{major, GssError};
+use super::status::{generic_minor, major, GssError};
 use crate::crypto::{Checksum, CryptoError, Key};
 use crate::iana::{cksumtype, enctype, key_usage};
 
@@ -35,7 +35,7 @@ pub enum MicError {
     BadFiller([u8; 5]),
     #[error("MIC token flags {actual:#04x} do not match the context (expected {expected:#04x})")]
     BadFlags { actual: u8, expected: u8 },
-    #[error("MIC checksum does not verify (GSS_S_BAD_SIG)")]
+    #[error("MIC checksum does not verify: the message or the token was changed, or the peer signed with another key")]
     BadSignature,
     #[error("enctype {0} has no RFC 4121 MIC")]
     UnsupportedEnctype(i32),
@@ -44,21 +44,35 @@ pub enum MicError {
 }
 
 impl MicError {
+    /// Returns the GSS major and minor status that report this error, as
+    /// MIT krb5 1.20 reports them: a malformed token is defective, and a
+    /// token from the wrong direction or with a checksum that does not
+    /// verify has a bad signature.
+    pub fn status(&self) -> (u32, u32) {
+        match self {
+            MicError::TooShort(_) | MicError::BadTokId(_) | MicError::BadFiller(_) => {
+                (major::DEFECTIVE_TOKEN, 0)
+            }
+            MicError::BadFlags { actual, expected }
+                if (actual ^ expected) & token_flags::SENT_BY_ACCEPTOR != 0 =>
+            {
+                (major::BAD_SIG, generic_minor::G_BAD_DIRECTION)
+            }
+            MicError::BadFlags { .. } | MicError::BadSignature => (major::BAD_SIG, 0),
+            MicError::UnsupportedEnctype(_) | MicError::Crypto(_) => (major::FAILURE, 0),
+        }
+    }
+
     /// Returns the GSS major status that reports this error.
     pub fn major(&self) -> u32 {
-        match self {
-            Self::BadSignature => major::BAD_SIG,
-            Self::UnsupportedEnctype(_) | Self::Crypto(_) => major::FAILURE,
-            Self::TooShort(_) | Self::BadTokId(_) | Self::BadFiller(_) | Self::BadFlags { .. } => {
-                major::DEFECTIVE_TOKEN
-            }
-        }
+        self.status().0
     }
 }
 
 impl From<MicError> for GssError {
     fn from(error: MicError) -> Self {
-        GssError::new(error.major(), 0, error.to_string())
+        let (major, minor) = error.status();
+        GssError::new(major, minor, error.to_string())
     }
 }
 

@@ -66,11 +66,35 @@ pub mod major {
 /// (RFC 4120 §7.5.9) is minor status `ERROR_TABLE_BASE_KRB5 + n`.
 pub const ERROR_TABLE_BASE_KRB5: i32 = -1_765_328_384;
 
+/// Minor status codes of MIT's GSS-API krb5 mechanism error table (`k5g`),
+/// in the numbering of MIT krb5 1.20's libgssapi_krb5.
+pub mod minor {
+    /// The base of the `k5g` error table.
+    pub const ERROR_TABLE_BASE_K5G: u32 = 39_756_032;
+    /// KG_BAD_LENGTH, "Invalid field length in token": MIT's minor status for
+    /// a 0x8003 authenticator checksum whose lengths do not fit its value.
+    pub const KG_BAD_LENGTH: u32 = ERROR_TABLE_BASE_K5G + 6;
+}
+
+/// Minor status codes of MIT's generic GSS-API error table (`ggss`), in the
+/// numbering of MIT krb5 1.20.
+pub mod generic_minor {
+    /// The base of the `ggss` error table, -2045022976 as a signed number.
+    pub const ERROR_TABLE_BASE_GGSS: u32 = 2_249_944_320;
+    /// G_BAD_DIRECTION: a per-message token claims to come from our own side.
+    pub const G_BAD_DIRECTION: u32 = ERROR_TABLE_BASE_GGSS + 13;
+}
+
 /// Returns the minor status MIT reports for Kerberos error code `code`, as
 /// the unsigned number the init channel carries.
-pub fn krb5_minor(code: i32) -> u32 {
+pub const fn krb5_minor(code: i32) -> u32 {
     ERROR_TABLE_BASE_KRB5.wrapping_add(code) as u32
 }
+
+/// KRB5_MUTUAL_FAILED, "Mutual authentication failed", code 158 of MIT's
+/// krb5 error table: the minor status MIT 1.20's initiator reports for an
+/// AP-REP that does not echo its authenticator's time.
+pub const KRB5_MUTUAL_FAILED: u32 = krb5_minor(158);
 
 /// A failed GSS call: major and minor status and a message for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
