@@ -63,11 +63,13 @@ BOB_UID=1002
 CAROL_UID=1003
 CAROL_MAX_LIFE=10
 DAVE_UID=1004
-# A 1500-character client name appears in the ticket and the
-# authenticator, which makes the AP-REQ about 3.5 KiB: more than the
+# An 800-character client name appears in the ticket and the
+# authenticator, which makes the AP-REQ about 2.4 KiB: more than the
 # procfs channel's page can carry hex-encoded (about 2 KiB), like a ticket
-# with a large Active Directory PAC. It maps to no local user.
-DAVE_PRINCIPAL=$(printf 'd%.0s' {1..1500})
+# with a large Active Directory PAC. It maps to no local user. Linux 6.12
+# rejects a token of about 4 KiB or more with AUTH_BADCRED before the
+# upcall, without its warning, so a longer name would not show the warning.
+DAVE_PRINCIPAL=$(printf 'd%.0s' {1..800})
 LOAD_UID_BASE=2000
 BENCH_UID_BASE=3000
 # Owner on the server of files that root creates: the machine principal
@@ -695,7 +697,7 @@ test_user_cases() {
     as_user carol klist > "$LOGS/klist-carol.txt" 2>&1
     check "$tag: carol with expired ticket gets Key has expired" expect_error carol "Key has expired" "$MNT/users/carol.txt"
 
-    if ! check "dave kinit with a 1500-character name" kinit_user dave "$DAVE_PRINCIPAL"; then
+    if ! check "dave kinit with an 800-character name" kinit_user dave "$DAVE_PRINCIPAL"; then
         not_run "$tag: dave's large ticket" "kinit failed"
     elif [ "$SVCGSSD_MODE" = proxy ]; then
         if check "$tag: dave writes with a ticket over 2 KiB through gss-proxy" write_file dave "$MNT/users/dave.bin"; then
