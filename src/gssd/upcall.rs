@@ -23,6 +23,7 @@ use crate::kernel::info::ClientInfo;
 use crate::kernel::upcall::Upcall;
 use crate::mech::{self, now, InitStep, InitiatorRequest};
 use crate::rpc::gss_init::{decode_reply, GssProc, InitCall};
+use crate::rpc::rpcbind::{self, Mapping};
 use crate::rpc::transport::{self, Protocol};
 
 /// The NFS program number; NFSv4 servers listen on port 2049.
@@ -357,12 +358,12 @@ impl Gssd {
             ));
         };
 
-        let address = self.server_address(info)?;
         let protocol = if info.protocol == "udp" {
             Protocol::Udp
         } else {
             Protocol::Tcp
         };
+        let address = self.server_address(info, protocol).await?;
         let mut xid = [0u8; 4];
         getrandom::fill(&mut xid).map_err(|e| UpcallError::access(e.to_string()))?;
         let xid = u32::from_be_bytes(xid);
@@ -438,7 +439,13 @@ impl Gssd {
         Ok(downcall)
     }
 
-    fn server_address(&self, info: &ClientInfo) -> Result<SocketAddr, UpcallError> {
+    /// The server's address and the port of the service: from `info`, else
+    /// 2049 for NFSv4, else from the server's rpcbind.
+    async fn server_address(
+        &self,
+        info: &ClientInfo,
+        protocol: Protocol,
+    ) -> Result<SocketAddr, UpcallError> {
         let address: IpAddr = info.address.parse().map_err(|_| {
             UpcallError::access(format!(
                 "server address {:?} is not an IP address",
@@ -449,9 +456,24 @@ impl Gssd {
             Some(port) if port != 0 => port,
             _ if info.program == NFS_PROGRAM && info.version == 4 => NFS_PORT,
             _ => {
-                // TODO: ask the server's rpcbind for the port, as rpc.gssd does
-                // for NFSv3 mounts without a port= option.
-                NFS_PORT
+                let mapping = Mapping {
+                    program: info.program,
+                    version: info.version,
+                    protocol,
+                };
+                let port = rpcbind::lookup_port(address, &mapping, self.rpc_timeout)
+                    .await
+                    .map_err(|e| {
+                        UpcallError::access(format!(
+                            "cannot find the port of {} version {} on {address}: {e}",
+                            info.program_name, info.version
+                        ))
+                    })?;
+                debug!(
+                    "rpcbind on {address} gives port {port} for program {} version {}",
+                    info.program, info.version
+                );
+                port
             }
         };
         Ok(SocketAddr::new(address, port))

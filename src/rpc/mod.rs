@@ -2,4 +2,5 @@
 //! against the NFS server before it hands a context to the kernel.
 
 pub mod gss_init;
+pub mod rpcbind;
 pub mod transport;
