@@ -6,6 +6,7 @@
 pub mod creds;
 pub mod pipefs;
 pub mod upcall;
+pub mod usercache;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -306,6 +307,8 @@ async fn serve(options: Options, config: Arc<Config>) -> i32 {
             .clone()
             .or_else(|| config.default_realm().map(str::to_string)),
         memory_cache: options.memory_cache,
+        // This very binary, also after an upgrade replaced its file.
+        user_helper: Some(PathBuf::from("/proc/self/exe")),
     };
     let gssd = Arc::new(Gssd::new(
         Arc::clone(&config),

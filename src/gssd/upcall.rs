@@ -141,13 +141,14 @@ impl Gssd {
             let tgt = if machine {
                 self.machine_tgt(upcall, &service).await?
             } else {
-                creds::find_user_tgt(
+                creds::user_tgt(
                     &self.config,
                     upcall.uid,
                     &self.creds,
                     upcall.uid == 0,
                     now_u32(),
-                )?
+                )
+                .await?
             };
             let ticket = self.service_ticket(&tgt, &service, &enctypes).await?;
             match self
@@ -439,8 +440,9 @@ impl Gssd {
         Ok(downcall)
     }
 
-    /// The server's address and the port of the service: from `info`, else
-    /// 2049 for NFSv4, else from the server's rpcbind.
+    /// Returns the server's address and the port of the service: 2049 for
+    /// RDMA, else the port from `info`, else 2049 for NFSv4, else the port
+    /// from the server's rpcbind.
     async fn server_address(
         &self,
         info: &ClientInfo,
@@ -453,6 +455,9 @@ impl Gssd {
             ))
         })?;
         let port = match info.port {
+            // The creation call cannot travel over RDMA, so it goes to the
+            // server's TCP port for NFS, as rpc.gssd does.
+            _ if info.protocol == "rdma" => NFS_PORT,
             Some(port) if port != 0 => port,
             _ if info.program == NFS_PROGRAM && info.version == 4 => NFS_PORT,
             _ => {
