@@ -1,7 +1,7 @@
 //! Finding the credentials for an upcall: the machine's, from the keytab,
 //! or a user's, from the credential caches that user owns.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -175,6 +175,29 @@ impl MachineCache {
     }
 }
 
+/// The machine ccache files this process wrote, removed at shutdown.
+static WRITTEN_MACHINE_CCACHES: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+/// Removes the machine ccache files this process wrote, as rpc.gssd does
+/// when it stops, and returns how many it removed.
+pub fn destroy_machine_ccaches() -> usize {
+    let mut written = WRITTEN_MACHINE_CCACHES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let mut removed = 0;
+    for path in std::mem::take(&mut *written) {
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => log::warn!(
+                "cannot remove the machine credential cache {}: {e}",
+                path.display()
+            ),
+        }
+    }
+    removed
+}
+
 /// Writes the machine TGT to `DIR/krb5ccmachine_REALM`, where rpc.gssd
 /// keeps it, so that administrators can inspect it with klist. Failure only
 /// logs: the daemon keeps its own copy in memory.
@@ -185,8 +208,14 @@ fn write_machine_ccache(dir: &str, principal: &Principal, tgt: &Credential) {
         cache.initialize(principal)?;
         cache.store(tgt)
     });
-    if let Err(e) = result {
-        log::warn!("cannot write the machine credential cache {name}: {e}");
+    match result {
+        Ok(()) => {
+            WRITTEN_MACHINE_CCACHES
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(path);
+        }
+        Err(e) => log::warn!("cannot write the machine credential cache {name}: {e}"),
     }
 }
 

@@ -1,0 +1,314 @@
+//! The daemons' answers to signals, checked by running the `rgssd` binary
+//! and signalling its process. For gssd, a directory stands in for
+//! rpc_pipefs with a FIFO as a client's `gssd` pipe. The NFS server is a
+//! TCP listener on 127.0.0.1 that accepts and never replies, so an upcall
+//! stays in progress until the creation call times out.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use testkdc::{PrincipalSpec, TestKdc, TestKdcOptions};
+
+const REALM: &str = "EXAMPLE.TEST";
+
+/// A private directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let mut random = [0u8; 4];
+        getrandom::fill(&mut random).unwrap();
+        let path = std::env::temp_dir().join(format!("rgssd-{tag}-{}", hex::encode(random)));
+        fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A daemon started by a test; killed when dropped.
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    fn signal(&self, signal: Signal) {
+        let pid = Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        kill(pid, signal).unwrap();
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log contains `text`, or panics with the log.
+    fn wait_for_log(&self, text: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while !self.log().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "no {text:?} in the log within {limit:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the exit, or panics with the log.
+    fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running after {limit:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn start(kdc: &TestKdc, tool: &str, args: &[&str], dir: &Path) -> Daemon {
+    let log = dir.join(format!("{tool}.log"));
+    let child = kdc
+        .command(env!("CARGO_BIN_EXE_rgssd"))
+        .arg(tool)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    Daemon { child, log }
+}
+
+/// Creates `pipefs/nfs/clnt0` with an `info` file naming `port` and a FIFO
+/// as its `gssd` pipe, and returns the pipe opened for reading and writing.
+fn fake_client(pipefs: &Path, port: u16) -> File {
+    let client = pipefs.join("nfs/clnt0");
+    fs::create_dir_all(&client).unwrap();
+    fs::write(
+        client.join("info"),
+        format!(
+            "RPC server: server.example.test\nservice: nfs (100003) version 4\n\
+             address: 127.0.0.1\nprotocol: tcp\nport: {port}\n"
+        ),
+    )
+    .unwrap();
+    let pipe = client.join("gssd");
+    nix::unistd::mkfifo(&pipe, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(&pipe)
+        .unwrap()
+}
+
+fn start_kdc() -> TestKdc {
+    TestKdc::start(
+        TestKdcOptions::new(REALM)
+            .principal(PrincipalSpec::service("nfs/client.example.test").with_keytab("machine"))
+            .service("nfs/server.example.test"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn gssd_sigterm_answers_upcall_then_removes_machine_cache() {
+    let kdc = start_kdc();
+    let tmp = TempDir::new("gssd-signals");
+    let pipefs = tmp.0.join("pipefs");
+    let ccdir = tmp.0.join("ccache");
+    fs::create_dir_all(&ccdir).unwrap();
+    let silent_server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent_server.local_addr().unwrap().port();
+    let mut pipe = fake_client(&pipefs, port);
+    let keytab = kdc.keytab("nfs/client.example.test").unwrap().to_owned();
+
+    let mut daemon = start(
+        &kdc,
+        "gssd",
+        &[
+            "-f",
+            "-vv",
+            "-p",
+            pipefs.to_str().unwrap(),
+            "-k",
+            keytab.to_str().unwrap(),
+            "-d",
+            ccdir.to_str().unwrap(),
+            "-T",
+            "2",
+        ],
+        &tmp.0,
+    );
+    daemon.wait_for_log("serving upcalls on", Duration::from_secs(10));
+
+    // SIGHUP reloads the settings and rescans; the daemon keeps serving.
+    daemon.signal(Signal::SIGHUP);
+    daemon.wait_for_log("rescanning", Duration::from_secs(10));
+
+    pipe.write_all(b"mech=krb5 uid=0 service=* enctypes=18,17\n")
+        .unwrap();
+    // The creation call waits on the silent server once the machine TGT is
+    // in its cache file.
+    let machine_cache = ccdir.join(format!("krb5ccmachine_{REALM}"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !machine_cache.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "no machine cache:\n{}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (_connection, _) = silent_server.accept().unwrap();
+
+    let stopped = Instant::now();
+    daemon.signal(Signal::SIGTERM);
+    let status = daemon.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "{status}:\n{}", daemon.log());
+    // The upcall in progress ended (after the 2 s creation timeout) before
+    // the exit, and its error downcall reached the pipe.
+    assert!(
+        stopped.elapsed() >= Duration::from_secs(1),
+        "{}",
+        daemon.log()
+    );
+    let mut downcall = [0u8; 64];
+    let n = pipe.read(&mut downcall).unwrap();
+    assert_eq!(&downcall[..4], &0u32.to_ne_bytes(), "{:?}", &downcall[..n]);
+    assert!(!machine_cache.exists(), "{}", daemon.log());
+    let log = daemon.log();
+    assert!(log.contains("SIGTERM: stopping"), "{log}");
+    assert!(log.contains("removed 1 machine credential caches"), "{log}");
+}
+
+#[test]
+fn gssd_second_sigterm_stops_at_once() {
+    let kdc = start_kdc();
+    let tmp = TempDir::new("gssd-signals2");
+    let pipefs = tmp.0.join("pipefs");
+    let ccdir = tmp.0.join("ccache");
+    fs::create_dir_all(&ccdir).unwrap();
+    let silent_server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent_server.local_addr().unwrap().port();
+    let mut pipe = fake_client(&pipefs, port);
+    let keytab = kdc.keytab("nfs/client.example.test").unwrap().to_owned();
+
+    let mut daemon = start(
+        &kdc,
+        "gssd",
+        &[
+            "-f",
+            "-v",
+            "-p",
+            pipefs.to_str().unwrap(),
+            "-k",
+            keytab.to_str().unwrap(),
+            "-d",
+            ccdir.to_str().unwrap(),
+            "-T",
+            "30",
+        ],
+        &tmp.0,
+    );
+    daemon.wait_for_log("serving upcalls on", Duration::from_secs(10));
+    pipe.write_all(b"mech=krb5 uid=0 service=* enctypes=18,17\n")
+        .unwrap();
+    let (_connection, _) = silent_server.accept().unwrap();
+
+    daemon.signal(Signal::SIGTERM);
+    daemon.wait_for_log("waiting up to", Duration::from_secs(5));
+    let stopped = Instant::now();
+    daemon.signal(Signal::SIGTERM);
+    let status = daemon.wait_exit(Duration::from_secs(5));
+    assert!(status.success(), "{status}:\n{}", daemon.log());
+    assert!(
+        stopped.elapsed() < Duration::from_secs(3),
+        "{}",
+        daemon.log()
+    );
+    assert!(daemon.log().contains("second signal"), "{}", daemon.log());
+}
+
+#[test]
+fn svcgssd_sighup_rereads_keytab_and_sigterm_exits_zero() {
+    let kdc = start_kdc();
+    let tmp = TempDir::new("svcgssd-signals");
+    let proc_dir = tmp.0.join("rpc");
+    for channel in ["auth.rpcsec.init", "auth.rpcsec.context"] {
+        fs::create_dir_all(proc_dir.join(channel)).unwrap();
+        let mode = nix::sys::stat::Mode::from_bits_truncate(0o600);
+        nix::unistd::mkfifo(&proc_dir.join(channel).join("channel"), mode).unwrap();
+    }
+    let keytab = tmp.0.join("nfs.keytab");
+    fs::copy(kdc.keytab("nfs/server.example.test").unwrap(), &keytab).unwrap();
+
+    let mut command = kdc.command(env!("CARGO_BIN_EXE_rgssd"));
+    let log = tmp.0.join("svcgssd.log");
+    command
+        .args(["svcgssd", "-f", "-v", "-n", "--proc-dir"])
+        .arg(&proc_dir)
+        .env("KRB5_KTNAME", &keytab)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(File::create(&log).unwrap());
+    let mut daemon = Daemon {
+        child: command.spawn().unwrap(),
+        log,
+    };
+    daemon.wait_for_log("listening on", Duration::from_secs(10));
+
+    // A reload reads the keytab again: without it the old settings stay.
+    fs::remove_file(&keytab).unwrap();
+    daemon.signal(Signal::SIGHUP);
+    daemon.wait_for_log(
+        "reload failed, keeping the old settings",
+        Duration::from_secs(10),
+    );
+    fs::copy(kdc.keytab("nfs/server.example.test").unwrap(), &keytab).unwrap();
+    daemon.signal(Signal::SIGHUP);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while daemon
+        .log()
+        .matches("accepting contexts for any principal")
+        .count()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "no reload:\n{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    daemon.signal(Signal::SIGTERM);
+    let status = daemon.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "{status}:\n{}", daemon.log());
+    assert!(
+        daemon.log().contains("SIGTERM: stopping"),
+        "{}",
+        daemon.log()
+    );
+}
