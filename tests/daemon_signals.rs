@@ -1,4 +1,4 @@
-//! The daemons' answers to signals, checked by running the `rgssd` binary
+//! The daemons' handling of signals, checked by running the `rgssd` binary
 //! and signalling its process. For gssd, a directory stands in for
 //! rpc_pipefs with a FIFO as a client's `gssd` pipe. The NFS server is a
 //! TCP listener on 127.0.0.1 that accepts and never replies, so an upcall
@@ -137,7 +137,7 @@ fn start_kdc() -> TestKdc {
 }
 
 #[test]
-fn gssd_sigterm_answers_upcall_then_removes_machine_cache() {
+fn gssd_sigterm_waits_for_upcall() {
     let kdc = start_kdc();
     let tmp = TempDir::new("gssd-signals");
     let pipefs = tmp.0.join("pipefs");
@@ -208,7 +208,7 @@ fn gssd_sigterm_answers_upcall_then_removes_machine_cache() {
 }
 
 #[test]
-fn gssd_second_sigterm_stops_at_once() {
+fn gssd_second_sigterm_exits_at_once() {
     let kdc = start_kdc();
     let tmp = TempDir::new("gssd-signals2");
     let pipefs = tmp.0.join("pipefs");
@@ -256,7 +256,7 @@ fn gssd_second_sigterm_stops_at_once() {
 }
 
 #[test]
-fn svcgssd_sighup_rereads_keytab_and_sigterm_exits_zero() {
+fn svcgssd_sighup_and_sigterm() {
     let kdc = start_kdc();
     let tmp = TempDir::new("svcgssd-signals");
     let proc_dir = tmp.0.join("rpc");

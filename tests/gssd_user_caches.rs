@@ -159,7 +159,7 @@ fn start_kdc() -> TestKdc {
 }
 
 #[test]
-fn file_cache_symlink_to_other_user_is_not_followed() {
+fn file_cache_symlink_not_followed() {
     if !usable() {
         return;
     }
@@ -214,7 +214,7 @@ fn file_cache_symlink_to_other_user_is_not_followed() {
 }
 
 #[test]
-fn persistent_keyring_read_as_its_user() {
+fn persistent_keyring_read_as_user() {
     if !usable() {
         return;
     }
@@ -290,7 +290,7 @@ fn start_kcm(dir: &Path) -> Option<Kcm> {
 }
 
 #[test]
-fn kcm_caches_are_the_uids_own() {
+fn kcm_caches_per_uid() {
     if !usable() {
         return;
     }

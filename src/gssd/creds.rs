@@ -286,11 +286,11 @@ pub async fn user_tgt(
     }
 }
 
-/// Finds a valid TGT for `uid`: first in the cache that krb5.conf's
-/// `default_ccache_name` names for the uid (`default_name`) and the other
-/// caches of its collection, then in the caches named `*krb5cc*` and owned
-/// by the uid in the search directories `dirs`, preferring
-/// `preferred_realm` and then the newest. Reads with this process's rights.
+/// Finds a valid TGT for `uid`, reading with this process's rights. The
+/// first place is the cache that krb5.conf's `default_ccache_name` names
+/// for the uid (`default_name`), then the other caches of its collection.
+/// Then come the caches named `*krb5cc*` and owned by the uid in the search
+/// directories `dirs`, preferring `preferred_realm` and then the newest.
 pub fn find_user_tgt(
     default_name: Option<&str>,
     uid: u32,

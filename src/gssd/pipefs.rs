@@ -48,12 +48,12 @@ pub type SharedGssd = Arc<RwLock<Arc<Gssd>>>;
 pub enum Control {
     /// Rescan the tree (SIGHUP).
     Rescan,
-    /// Stop reading and return once the upcalls in progress are answered
-    /// (SIGTERM, SIGINT). A second `Stop` returns at once.
+    /// Stop reading and return once the upcalls in progress have written
+    /// their downcalls (SIGTERM, SIGINT). A second `Stop` returns at once.
     Stop,
 }
 
-/// The longest wait for upcalls in progress after `Stop`.
+/// The maximum wait for upcalls in progress after `Stop`.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// The count of upcalls in progress.
@@ -191,7 +191,7 @@ pub async fn watch(
         tokio::select! {
             _ = in_flight.wait_idle() => {}
             _ = tokio::time::sleep(SHUTDOWN_GRACE) => {
-                warn!("stopping with {} upcalls unanswered", in_flight.count.load(Ordering::SeqCst));
+                warn!("stopping with {} upcalls still in progress", in_flight.count.load(Ordering::SeqCst));
             }
             _ = control.recv() => warn!("second signal: stopping at once"),
         }

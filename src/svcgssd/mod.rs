@@ -186,12 +186,12 @@ fn block_signals() -> nix::Result<SignalFd> {
 
 /// The thread that acts on signals: SIGHUP reloads the keytab and the
 /// settings, SIGTERM and SIGINT stop the daemon once the requests in
-/// progress are answered.
+/// progress are completed.
 struct SignalHandler {
     program: String,
     args: Vec<String>,
     server: Arc<RwLock<Arc<Server>>>,
-    /// Requests read and not yet answered.
+    /// Requests read and not yet completed.
     pending: Arc<AtomicUsize>,
     stopping: Arc<AtomicBool>,
 }
@@ -256,7 +256,7 @@ impl SignalHandler {
         while self.pending.load(Ordering::SeqCst) > 0 {
             if Instant::now() >= deadline {
                 warn!(
-                    "stopping with {} requests unanswered",
+                    "stopping with {} requests still in progress",
                     self.pending.load(Ordering::SeqCst)
                 );
                 break;
@@ -272,7 +272,7 @@ impl SignalHandler {
     }
 }
 
-/// The longest wait for requests in progress after SIGTERM.
+/// The maximum wait for requests in progress after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 fn writeln_err(invocation: &mut Invocation<'_>, text: &str) -> std::io::Result<()> {
@@ -428,10 +428,10 @@ fn serve(
     }
 }
 
-/// Counts one request as answered when dropped.
-struct Answered<'a>(&'a AtomicUsize);
+/// Counts one request as completed when dropped.
+struct Completed<'a>(&'a AtomicUsize);
 
-impl Drop for Answered<'_> {
+impl Drop for Completed<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
     }
@@ -452,7 +452,7 @@ fn worker(
                 Err(_) => return,
             }
         };
-        let _answered = Answered(pending);
+        let _completed = Completed(pending);
         let server = Arc::clone(&*server.read().unwrap_or_else(|e| e.into_inner()));
 
         let parsed = match InitRequest::parse(&request) {
