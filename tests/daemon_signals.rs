@@ -16,26 +16,11 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use testkdc::{PrincipalSpec, TestKdc, TestKdcOptions};
 
+mod common;
+
+use common::TempDir;
+
 const REALM: &str = "EXAMPLE.TEST";
-
-/// A private directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let mut random = [0u8; 4];
-        getrandom::fill(&mut random).unwrap();
-        let path = std::env::temp_dir().join(format!("rgssd-{tag}-{}", hex::encode(random)));
-        fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A daemon started by a test; killed when dropped.
 struct Daemon {
@@ -136,36 +121,55 @@ fn start_kdc() -> TestKdc {
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A running gssd with a fake client whose server never replies.
+struct Gssd {
+    daemon: Daemon,
+    pipe: File,
+    server: TcpListener,
+    ccdir: PathBuf,
+}
+
+/// Starts gssd with machine credentials from the KDC and the creation
+/// timeout `rpc_timeout`, and waits until it serves the fake client.
+fn start_gssd(kdc: &TestKdc, tmp: &TempDir, rpc_timeout: &str) -> Gssd {
+    let pipefs = tmp.0.join("pipefs");
+    let ccdir = tmp.0.join("ccache");
+    fs::create_dir_all(&ccdir).unwrap();
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let pipe = fake_client(&pipefs, server.local_addr().unwrap().port());
+    let keytab = kdc.keytab("nfs/client.example.test").unwrap().to_owned();
+    let args = [
+        "-f",
+        "-vv",
+        "-p",
+        pipefs.to_str().unwrap(),
+        "-k",
+        keytab.to_str().unwrap(),
+        "-d",
+        ccdir.to_str().unwrap(),
+        "-T",
+        rpc_timeout,
+    ];
+    let daemon = start(kdc, "gssd", &args, &tmp.0);
+    daemon.wait_for_log("serving upcalls on", Duration::from_secs(10));
+    Gssd {
+        daemon,
+        pipe,
+        server,
+        ccdir,
+    }
+}
+
 #[test]
 fn gssd_sigterm_waits_for_upcall() {
     let kdc = start_kdc();
     let tmp = TempDir::new("gssd-signals");
-    let pipefs = tmp.0.join("pipefs");
-    let ccdir = tmp.0.join("ccache");
-    fs::create_dir_all(&ccdir).unwrap();
-    let silent_server = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = silent_server.local_addr().unwrap().port();
-    let mut pipe = fake_client(&pipefs, port);
-    let keytab = kdc.keytab("nfs/client.example.test").unwrap().to_owned();
-
-    let mut daemon = start(
-        &kdc,
-        "gssd",
-        &[
-            "-f",
-            "-vv",
-            "-p",
-            pipefs.to_str().unwrap(),
-            "-k",
-            keytab.to_str().unwrap(),
-            "-d",
-            ccdir.to_str().unwrap(),
-            "-T",
-            "2",
-        ],
-        &tmp.0,
-    );
-    daemon.wait_for_log("serving upcalls on", Duration::from_secs(10));
+    let Gssd {
+        mut daemon,
+        mut pipe,
+        server: silent_server,
+        ccdir,
+    } = start_gssd(&kdc, &tmp, "2");
 
     // SIGHUP reloads the settings and rescans; the daemon keeps serving.
     daemon.signal(Signal::SIGHUP);
@@ -211,32 +215,12 @@ fn gssd_sigterm_waits_for_upcall() {
 fn gssd_second_sigterm_exits_at_once() {
     let kdc = start_kdc();
     let tmp = TempDir::new("gssd-signals2");
-    let pipefs = tmp.0.join("pipefs");
-    let ccdir = tmp.0.join("ccache");
-    fs::create_dir_all(&ccdir).unwrap();
-    let silent_server = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = silent_server.local_addr().unwrap().port();
-    let mut pipe = fake_client(&pipefs, port);
-    let keytab = kdc.keytab("nfs/client.example.test").unwrap().to_owned();
-
-    let mut daemon = start(
-        &kdc,
-        "gssd",
-        &[
-            "-f",
-            "-v",
-            "-p",
-            pipefs.to_str().unwrap(),
-            "-k",
-            keytab.to_str().unwrap(),
-            "-d",
-            ccdir.to_str().unwrap(),
-            "-T",
-            "30",
-        ],
-        &tmp.0,
-    );
-    daemon.wait_for_log("serving upcalls on", Duration::from_secs(10));
+    let Gssd {
+        mut daemon,
+        mut pipe,
+        server: silent_server,
+        ..
+    } = start_gssd(&kdc, &tmp, "30");
     pipe.write_all(b"mech=krb5 uid=0 service=* enctypes=18,17\n")
         .unwrap();
     let (_connection, _) = silent_server.accept().unwrap();

@@ -15,6 +15,10 @@ use krb5::config::Config;
 use rgssd::gssd::creds::{user_tgt, CredsSettings};
 use testkdc::{TestKdc, TestKdcOptions};
 
+mod common;
+
+use common::TempDir;
+
 const REALM: &str = "EXAMPLE.TEST";
 
 fn usable() -> bool {
@@ -49,26 +53,6 @@ fn unlisted_uids() -> (u32, u32) {
 fn now() -> u32 {
     let secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     u32::try_from(secs.as_secs()).unwrap()
-}
-
-/// A private directory tree, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let mut random = [0u8; 4];
-        getrandom::fill(&mut random).unwrap();
-        let path = std::env::temp_dir().join(format!("rgssd-{tag}-{}", hex::encode(random)));
-        fs::create_dir_all(&path).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
-        Self(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Writes a krb5.conf for the KDC with `extra` libdefaults, readable by
