@@ -227,6 +227,29 @@ fn persistent_keyring_read_as_user() {
     assert!(message.contains(&bob.to_string()), "{message}");
 }
 
+#[test]
+fn user_keyring_read_as_user() {
+    if !usable() {
+        return;
+    }
+    let kdc = start_kdc();
+    let (alice, bob) = unlisted_uids();
+    let tmp = TempDir::new("usercache-user-keyring");
+    let conf = write_conf(&kdc, &tmp.0, " default_ccache_name = KEYRING:user:nfs");
+
+    // The user keyring belongs to the uid, not to a login session, so the
+    // helper reaches it from its own new session keyring.
+    as_uid(alice, &conf, "kinit alice", "alice-pw\n");
+    let found = lookup(&conf, alice, &[], true);
+    let other = lookup(&conf, bob, &[], true);
+    // Root's own user keyring holds no cache of that name.
+    let as_root = lookup(&conf, alice, &[], false);
+    as_uid(alice, &conf, "kdestroy -A", "");
+    assert_eq!(found.as_deref(), Ok("alice@EXAMPLE.TEST"));
+    assert!(other.is_err(), "{other:?}");
+    assert!(as_root.is_err(), "{as_root:?}");
+}
+
 /// Heimdal's kcm, started in a private mount namespace with its own /run.
 struct Kcm {
     child: Child,

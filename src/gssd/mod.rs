@@ -351,6 +351,13 @@ async fn reload(program: &str, args: &[String], pipefs: &Path) -> Result<Gssd, S
 }
 
 async fn serve(program: String, args: Vec<String>, options: Options, config: Arc<Config>) -> i32 {
+    let mut signals = match Signals::new() {
+        Ok(signals) => signals,
+        Err(e) => {
+            error!("cannot handle signals: {e}");
+            return FAILURE;
+        }
+    };
     let gssd = match build_gssd(&options, config).await {
         Ok(gssd) => gssd,
         Err(e) => {
@@ -359,13 +366,6 @@ async fn serve(program: String, args: Vec<String>, options: Options, config: Arc
         }
     };
     let shared: SharedGssd = Arc::new(RwLock::new(Arc::new(gssd)));
-    let mut signals = match Signals::new() {
-        Ok(signals) => signals,
-        Err(e) => {
-            error!("cannot handle signals: {e}");
-            return FAILURE;
-        }
-    };
     let (control, requests) = mpsc::unbounded_channel();
     let limits = UpcallLimits {
         timeout: Duration::from_secs(options.upcall_timeout),
