@@ -43,6 +43,9 @@ const HELPER_TIMEOUT: Duration = Duration::from_secs(10);
 /// kilobytes.
 const MAX_REPLY_LEN: u64 = 1 << 20;
 
+/// The initial size of the reply buffer; a TGT takes a few kilobytes.
+const REPLY_CAPACITY: usize = 64 * 1024;
+
 /// The gid used for a uid that /etc/passwd does not list, as rpc.gssd
 /// falls back to `nobody`'s entry.
 const NOBODY_GID: u32 = 65534;
@@ -179,7 +182,9 @@ pub async fn find_as_user(
         return Err(failed("the helper process has no output pipe".to_string()));
     };
 
-    let mut reply = Zeroizing::new(Vec::new());
+    // Room for any real TGT up front, so that growing the buffer leaves no
+    // unzeroed copy of key material behind.
+    let mut reply = Zeroizing::new(Vec::with_capacity(REPLY_CAPACITY));
     let exchange = async {
         stdout
             .take(MAX_REPLY_LEN)
@@ -216,6 +221,7 @@ pub fn encode_reply(result: &Result<Credential, CredsError>) -> Zeroizing<Vec<u8
         Ok(tgt) => match file::encode_credential(tgt) {
             Ok(encoded) => {
                 let encoded = Zeroizing::new(encoded);
+                out.reserve_exact(1 + encoded.len());
                 out.push(b'T');
                 out.extend_from_slice(&encoded);
             }
