@@ -87,7 +87,7 @@ pub fn encode_pmap_call(xid: u32, procedure: u32, mapping: &Mapping, port: u16) 
 }
 
 /// Encodes an rpcbind version 3 or 4 call with an `rpcb` argument: GETADDR
-/// (empty address and owner) or SET.
+/// (the server's address with port 0, an empty owner) or SET.
 pub fn encode_rpcb_call(
     xid: u32,
     rpcb_version: u32,
@@ -173,9 +173,20 @@ pub async fn lookup_port(
         decode_getport_reply(&reply, xid)?
     } else {
         let netid = mapping.netid(server);
+        // The server's own address, which rpcbind may use to pick the
+        // address it returns on a multi-homed host (rpc.gssd sends it too).
+        let server_uaddr = universal_address(SocketAddr::new(server, 0));
         let mut found = None;
         for version in [4, 3] {
-            let call = encode_rpcb_call(xid, version, RPCBPROC_GETADDR, mapping, netid, "", "");
+            let call = encode_rpcb_call(
+                xid,
+                version,
+                RPCBPROC_GETADDR,
+                mapping,
+                netid,
+                &server_uaddr,
+                "",
+            );
             let reply = transport::call(rpcbind, mapping.protocol, &call, xid, deadline).await?;
             match decode_getaddr_reply(&reply, xid) {
                 // PROG_MISMATCH: an rpcbind that speaks only version 3.
