@@ -1,15 +1,16 @@
-//! The daemons' handling of signals, checked by running the `rgssd` binary
-//! and signalling its process. For gssd, a directory stands in for
-//! rpc_pipefs with a FIFO as a client's `gssd` pipe. The NFS server is a
-//! TCP listener on 127.0.0.1 that accepts and never replies, so an upcall
-//! stays in progress until the creation call times out.
+//! The daemons as processes: the `rgssd` binary is started and signalled.
+//! For gssd, a directory stands in for rpc_pipefs with a FIFO as a
+//! client's `gssd` pipe. The NFS server is a TCP listener on 127.0.0.1 that
+//! accepts and never replies, so an upcall stays in progress until the
+//! creation call times out, and its connection shows that the daemon got
+//! that far.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
@@ -75,10 +76,15 @@ impl Daemon {
     }
 }
 
-fn start(kdc: &TestKdc, tool: &str, args: &[&str], dir: &Path) -> Daemon {
+/// Starts `rgssd TOOL ARGS` in the KDC's environment, with `krb5_conf`
+/// as KRB5_CONFIG when given.
+fn start(kdc: &TestKdc, tool: &str, args: &[&str], dir: &Path, krb5_conf: Option<&Path>) -> Daemon {
     let log = dir.join(format!("{tool}.log"));
-    let child = kdc
-        .command(env!("CARGO_BIN_EXE_rgssd"))
+    let mut command = kdc.command(env!("CARGO_BIN_EXE_rgssd"));
+    if let Some(conf) = krb5_conf {
+        command.env("KRB5_CONFIG", conf);
+    }
+    let child = command
         .arg(tool)
         .args(args)
         .stdin(Stdio::null())
@@ -116,9 +122,31 @@ fn start_kdc() -> TestKdc {
     TestKdc::start(
         TestKdcOptions::new(REALM)
             .principal(PrincipalSpec::service("nfs/client.example.test").with_keytab("machine"))
-            .service("nfs/server.example.test"),
+            .service("nfs/server.example.test")
+            .user("alice", "alice-pw"),
     )
     .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Accepts the creation call's connection, or panics with the log after
+/// 15 s.
+fn accept_within(listener: &TcpListener, daemon: &Daemon) -> TcpStream {
+    listener.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => return stream,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    Instant::now() < deadline,
+                    "no creation call:\n{}",
+                    daemon.log()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
 }
 
 /// A running gssd with a fake client whose server never replies.
@@ -131,7 +159,7 @@ struct Gssd {
 
 /// Starts gssd with machine credentials from the KDC and the creation
 /// timeout `rpc_timeout`, and waits until it serves the fake client.
-fn start_gssd(kdc: &TestKdc, tmp: &TempDir, rpc_timeout: &str) -> Gssd {
+fn start_gssd(kdc: &TestKdc, tmp: &TempDir, rpc_timeout: &str, krb5_conf: Option<&Path>) -> Gssd {
     let pipefs = tmp.0.join("pipefs");
     let ccdir = tmp.0.join("ccache");
     fs::create_dir_all(&ccdir).unwrap();
@@ -150,7 +178,7 @@ fn start_gssd(kdc: &TestKdc, tmp: &TempDir, rpc_timeout: &str) -> Gssd {
         "-T",
         rpc_timeout,
     ];
-    let daemon = start(kdc, "gssd", &args, &tmp.0);
+    let daemon = start(kdc, "gssd", &args, &tmp.0, krb5_conf);
     daemon.wait_for_log("serving upcalls on", Duration::from_secs(10));
     Gssd {
         daemon,
@@ -169,7 +197,7 @@ fn gssd_sigterm_waits_for_upcall() {
         mut pipe,
         server: silent_server,
         ccdir,
-    } = start_gssd(&kdc, &tmp, "2");
+    } = start_gssd(&kdc, &tmp, "2", None);
 
     // SIGHUP reloads the settings and rescans; the daemon keeps serving.
     daemon.signal(Signal::SIGHUP);
@@ -189,7 +217,7 @@ fn gssd_sigterm_waits_for_upcall() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let (_connection, _) = silent_server.accept().unwrap();
+    let _connection = accept_within(&silent_server, &daemon);
 
     let stopped = Instant::now();
     daemon.signal(Signal::SIGTERM);
@@ -220,10 +248,10 @@ fn gssd_second_sigterm_exits_at_once() {
         mut pipe,
         server: silent_server,
         ..
-    } = start_gssd(&kdc, &tmp, "30");
+    } = start_gssd(&kdc, &tmp, "30", None);
     pipe.write_all(b"mech=krb5 uid=0 service=* enctypes=18,17\n")
         .unwrap();
-    let (_connection, _) = silent_server.accept().unwrap();
+    let _connection = accept_within(&silent_server, &daemon);
 
     daemon.signal(Signal::SIGTERM);
     daemon.wait_for_log("waiting up to", Duration::from_secs(5));
@@ -295,4 +323,72 @@ fn svcgssd_sighup_and_sigterm() {
         "{}",
         daemon.log()
     );
+}
+
+#[test]
+fn gssd_reads_user_cache_as_user() {
+    let usable = nix::unistd::geteuid().is_root()
+        && Command::new("sh")
+            .args(["-c", "command -v setpriv"])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    if !usable {
+        eprintln!("skipping: needs root and setpriv (util-linux)");
+        return;
+    }
+    let kdc = start_kdc();
+    let tmp = TempDir::new("gssd-user");
+    let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let mut uid = 3_300_000 + std::process::id() % 50_000;
+    while passwd.contains(&format!(":{uid}:")) {
+        uid += 1;
+    }
+    let home = tmp.0.join(uid.to_string());
+    fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(uid), Some(uid)).unwrap();
+    let conf = tmp.0.join("krb5.conf");
+    let text = fs::read_to_string(kdc.krb5_conf()).unwrap().replacen(
+        "[libdefaults]\n",
+        &format!(
+            "[libdefaults]\n default_ccache_name = FILE:{}/%{{uid}}/krb5cc\n",
+            tmp.0.display()
+        ),
+        1,
+    );
+    fs::write(&conf, text).unwrap();
+
+    // The user's own kinit fills the cache that the daemon's helper reads.
+    let mut kinit = Command::new("setpriv")
+        .args(["--reuid", &uid.to_string(), "--regid", &uid.to_string()])
+        .args(["--clear-groups", "kinit", "alice"])
+        .env("KRB5_CONFIG", &conf)
+        .current_dir("/")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    kinit
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"alice-pw\n")
+        .unwrap();
+    assert!(kinit.wait().unwrap().success());
+
+    let Gssd {
+        mut daemon,
+        mut pipe,
+        server,
+        ..
+    } = start_gssd(&kdc, &tmp, "2", Some(&conf));
+    pipe.write_all(format!("mech=krb5 uid={uid} enctypes=18,17\n").as_bytes())
+        .unwrap();
+    // A creation call means the helper returned alice's TGT and the KDC
+    // gave a ticket for the server.
+    let _connection = accept_within(&server, &daemon);
+    daemon.signal(Signal::SIGTERM);
+    assert!(daemon.wait_exit(Duration::from_secs(10)).success());
+    let log = daemon.log();
+    assert!(log.contains(&format!("upcall for uid {uid}")), "{log}");
 }
