@@ -41,11 +41,11 @@ fn server() -> &'static Server {
                 keytab: Arc::new(keytab),
                 principal: None,
             },
-            replay_cache: ReplayCache::new(),
+            replay_cache: Arc::new(ReplayCache::new()),
             enctypes: Vec::new(),
             clockskew: 300,
             mapper: Box::new(Unmapped),
-            handles: HandleAllocator::with_prefix([0; 4]),
+            handles: Arc::new(HandleAllocator::with_prefix([0; 4])),
         }
     })
 }

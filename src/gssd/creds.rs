@@ -1,18 +1,20 @@
 //! Finding the credentials for an upcall: the machine's, from the keytab,
 //! or a user's, from the credential caches that user owns.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use krb5::ccache;
+use krb5::ccache::{self, CredentialCache, ResolveOptions};
 use krb5::config::Config;
 use krb5::credentials::Credential;
 use krb5::kdc::{AsOptions, KdcClient, Secret};
 use krb5::keytab::Keytab;
 use krb5::Principal;
 use log::{debug, info};
+
+use super::usercache::{self, UserCacheRequest};
 
 /// Seconds before expiry at which a cached TGT counts as expired, so that a
 /// ticket is not used just before it runs out (rpc.gssd uses the same).
@@ -53,6 +55,10 @@ pub struct CredsSettings {
     pub preferred_realm: Option<String>,
     /// Keep machine TGTs in memory only (`-M`).
     pub memory_cache: bool,
+    /// The program that reads a user's caches as that user (this binary,
+    /// as [`super::usercache::HELPER_TOOL`]). `None` reads them in this
+    /// process, with its rights.
+    pub user_helper: Option<PathBuf>,
 }
 
 /// The local host's names for building machine principals.
@@ -169,6 +175,29 @@ impl MachineCache {
     }
 }
 
+/// The machine ccache files this process wrote, removed at shutdown.
+static WRITTEN_MACHINE_CCACHES: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+/// Removes the machine ccache files this process wrote, as rpc.gssd does
+/// when it stops, and returns how many it removed.
+pub fn destroy_machine_ccaches() -> usize {
+    let mut written = WRITTEN_MACHINE_CCACHES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let mut removed = 0;
+    for path in std::mem::take(&mut *written) {
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => log::warn!(
+                "cannot remove the machine credential cache {}: {e}",
+                path.display()
+            ),
+        }
+    }
+    removed
+}
+
 /// Writes the machine TGT to `DIR/krb5ccmachine_REALM`, where rpc.gssd
 /// keeps it, so that administrators can inspect it with klist. Failure only
 /// logs: the daemon keeps its own copy in memory.
@@ -179,8 +208,14 @@ fn write_machine_ccache(dir: &str, principal: &Principal, tgt: &Credential) {
         cache.initialize(principal)?;
         cache.store(tgt)
     });
-    if let Err(e) = result {
-        log::warn!("cannot write the machine credential cache {name}: {e}");
+    match result {
+        Ok(()) => {
+            WRITTEN_MACHINE_CCACHES
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(path);
+        }
+        Err(e) => log::warn!("cannot write the machine credential cache {name}: {e}"),
     }
 }
 
@@ -213,31 +248,79 @@ pub fn expand_dir(template: &str, uid: u32) -> String {
     out
 }
 
-/// Finds a valid TGT for `uid`: first in the cache that krb5.conf's
-/// `default_ccache_name` names for the uid, then in the caches named
-/// `*krb5cc*` and owned by the uid in the search directories, preferring
-/// the preferred realm and then the newest.
-pub fn find_user_tgt(
+/// Finds a valid TGT for `uid` as [`find_user_tgt`] does. For a uid other
+/// than 0 the caches are read by a helper process running as that uid, when
+/// `settings` names one.
+pub async fn user_tgt(
     config: &Config,
     uid: u32,
     settings: &CredsSettings,
     skip_machine_caches: bool,
     now: u32,
 ) -> Result<Credential, CredsError> {
+    let request = UserCacheRequest {
+        uid,
+        gid: 0,
+        now,
+        skip_machine_caches,
+        kcm_socket: config
+            .libdefault_for_realm(None, "kcm_socket")
+            .map(str::to_string),
+        default_name: config.default_ccache_name_for(uid).ok(),
+        preferred_realm: settings.preferred_realm.clone(),
+        dirs: settings
+            .ccache_dirs
+            .iter()
+            .map(|dir| expand_dir(dir, uid))
+            .collect(),
+    };
+    match &settings.user_helper {
+        Some(program) if uid != 0 => {
+            let request = UserCacheRequest {
+                gid: usercache::primary_gid(uid),
+                ..request
+            };
+            usercache::find_as_user(program, &request).await
+        }
+        _ => request.find_here(),
+    }
+}
+
+/// Finds a valid TGT for `uid`, reading with this process's rights. The
+/// first place is the cache that krb5.conf's `default_ccache_name` names
+/// for the uid (`default_name`), then the other caches of its collection.
+/// Then come the caches named `*krb5cc*` and owned by the uid in the search
+/// directories `dirs`, preferring `preferred_realm` and then the newest.
+pub fn find_user_tgt(
+    default_name: Option<&str>,
+    uid: u32,
+    dirs: &[String],
+    preferred_realm: Option<&str>,
+    options: &ResolveOptions,
+    skip_machine_caches: bool,
+    now: u32,
+) -> Result<Credential, CredsError> {
     let mut saw_cache = false;
 
-    if let Ok(name) = config.default_ccache_name_for(uid) {
-        match valid_tgt(&name, uid, now) {
+    if let Some(name) = default_name {
+        match valid_tgt(name, uid, now, options) {
             Ok(Some(tgt)) => return Ok(tgt),
             Ok(None) => saw_cache = true,
             Err(()) => {}
         }
+        // The other caches of a DIR, KEYRING or KCM collection.
+        for cache in ccache::collection_with(name, options).unwrap_or_default() {
+            match tgt_in(cache.as_ref(), uid, now) {
+                Ok(Some(tgt)) => return Ok(tgt),
+                Ok(None) => saw_cache = true,
+                Err(()) => {}
+            }
+        }
     }
 
     let mut candidates = Vec::new();
-    for dir in &settings.ccache_dirs {
-        let dir = PathBuf::from(expand_dir(dir, uid));
-        let Ok(entries) = std::fs::read_dir(&dir) else {
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
             continue;
         };
         for entry in entries.flatten() {
@@ -270,13 +353,13 @@ pub fn find_user_tgt(
 
     let mut valid = Vec::new();
     for candidate in &candidates {
-        match valid_tgt(&candidate.name, uid, now) {
+        match valid_tgt(&candidate.name, uid, now, options) {
             Ok(Some(tgt)) => valid.push(tgt),
             Ok(None) | Err(()) => saw_cache = true,
         }
     }
-    if let Some(realm) = &settings.preferred_realm {
-        if let Some(index) = valid.iter().position(|t| t.client.realm == *realm) {
+    if let Some(realm) = preferred_realm {
+        if let Some(index) = valid.iter().position(|t| t.client.realm == realm) {
             return Ok(valid.swap_remove(index));
         }
     }
@@ -290,7 +373,7 @@ pub fn find_user_tgt(
         } else {
             format!(
                 "no credential cache for uid {uid} in {} or the default cache; run kinit",
-                settings.ccache_dirs.join(":")
+                dirs.join(":")
             )
         },
         expired: saw_cache,
@@ -299,10 +382,19 @@ pub fn find_user_tgt(
 
 /// Reads a cache and returns its TGT for the principal's own realm if valid.
 /// `Err(())` means the cache does not exist or cannot be read.
-fn valid_tgt(name: &str, uid: u32, now: u32) -> Result<Option<Credential>, ()> {
-    let cache = ccache::resolve(name).map_err(|_| ())?;
+fn valid_tgt(
+    name: &str,
+    uid: u32,
+    now: u32,
+    options: &ResolveOptions,
+) -> Result<Option<Credential>, ()> {
+    let cache = ccache::resolve_with(name, options).map_err(|_| ())?;
+    tgt_in(cache.as_ref(), uid, now)
+}
+
+fn tgt_in(cache: &dyn CredentialCache, uid: u32, now: u32) -> Result<Option<Credential>, ()> {
     let principal = cache.principal().map_err(|e| {
-        debug!("skipping cache {name} of uid {uid}: {e}");
+        debug!("skipping cache {} of uid {uid}: {e}", cache.name());
     })?;
     let tgs = Principal::krbtgt(&principal.realm, &principal.realm);
     let credentials = cache.credentials().map_err(|_| ())?;

@@ -6,9 +6,10 @@
 pub mod creds;
 pub mod pipefs;
 pub mod upcall;
+pub mod usercache;
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use krb5::config::Config;
@@ -19,7 +20,8 @@ use log::{error, info, warn};
 use crate::tools::getopt::{self, OptionId};
 use crate::tools::{Invocation, FAILURE};
 use creds::{CredsSettings, LocalHost};
-use pipefs::UpcallLimits;
+use pipefs::{Control, SharedGssd, UpcallLimits};
+use tokio::sync::mpsc;
 use upcall::Gssd;
 
 /// Command-line settings, with rpc.gssd's letters and defaults.
@@ -235,19 +237,31 @@ pub fn parse_args(
     }
 }
 
-/// Runs the daemon; returns only on a startup failure.
+/// Reads nfs.conf and applies the command line `args` over it; the
+/// messages about the settings go to `warnings`.
+fn read_options(
+    program: &str,
+    args: &[String],
+    warnings: &mut Vec<String>,
+) -> Result<Options, Vec<String>> {
+    let nfs_conf = crate::config::Config::load(crate::config::NFS_CONF);
+    warnings.extend(nfs_conf.warnings().iter().map(|w| w.to_string()));
+    let base = Options::from_nfs_conf(&nfs_conf, warnings);
+    let (options, obsolete) = parse_args(program, args, base)?;
+    warnings.extend(obsolete);
+    Ok(options)
+}
+
+/// Runs the daemon until SIGTERM or SIGINT. Returns 0 after a clean stop,
+/// else [`FAILURE`] on a startup failure.
 pub fn run(invocation: &mut Invocation<'_>) -> i32 {
     let program = invocation.program.clone();
-    let nfs_conf = crate::config::Config::load(crate::config::NFS_CONF);
-    let mut conf_warnings: Vec<String> =
-        nfs_conf.warnings().iter().map(|w| w.to_string()).collect();
-    let base = Options::from_nfs_conf(&nfs_conf, &mut conf_warnings);
-    let (options, mut warnings) = match parse_args(&program, &invocation.args, base) {
-        Ok(parsed) => parsed,
+    let mut warnings = Vec::new();
+    let options = match read_options(&program, &invocation.args, &mut warnings) {
+        Ok(options) => options,
         Err(errors) => return invocation.usage_failure(&errors, USAGE),
     };
     let _ = crate::logging::init(&program, options.verbosity, options.foreground);
-    warnings.extend(conf_warnings);
     for w in warnings {
         warn!("{w}");
     }
@@ -280,24 +294,17 @@ pub fn run(invocation: &mut Invocation<'_>) -> i32 {
             return FAILURE;
         }
     };
-    runtime.block_on(serve(options, config))
+    let args = invocation.args.clone();
+    let status = runtime.block_on(serve(program, args, options, config));
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    status
 }
 
-async fn serve(options: Options, config: Arc<Config>) -> i32 {
-    let kdc = match KdcClient::from_config(Arc::clone(&config)) {
-        Ok(kdc) => kdc,
-        Err(e) => {
-            error!("invalid krb5.conf settings: {e}");
-            return FAILURE;
-        }
-    };
-    let locator = match Locator::from_system() {
-        Ok(locator) => locator,
-        Err(e) => {
-            error!("cannot set up DNS lookups: {e}");
-            return FAILURE;
-        }
-    };
+/// Builds the upcall handler from the settings.
+async fn build_gssd(options: &Options, config: Arc<Config>) -> Result<Gssd, String> {
+    let kdc = KdcClient::from_config(Arc::clone(&config))
+        .map_err(|e| format!("invalid krb5.conf settings: {e}"))?;
+    let locator = Locator::from_system().map_err(|e| format!("cannot set up DNS lookups: {e}"))?;
     let host = local_host(&config, &locator).await;
     info!("local host name {}", host.fqdn);
 
@@ -309,8 +316,10 @@ async fn serve(options: Options, config: Arc<Config>) -> i32 {
             .clone()
             .or_else(|| config.default_realm().map(str::to_string)),
         memory_cache: options.memory_cache,
+        // This very binary, also after an upgrade replaced its file.
+        user_helper: Some(PathBuf::from("/proc/self/exe")),
     };
-    let gssd = Arc::new(Gssd::new(
+    Ok(Gssd::new(
         Arc::clone(&config),
         kdc,
         locator,
@@ -321,16 +330,134 @@ async fn serve(options: Options, config: Arc<Config>) -> i32 {
         options.context_timeout,
         Duration::from_secs(options.rpc_timeout),
         options.always_reverse_resolve,
-    ));
+    ))
+}
+
+/// Re-reads nfs.conf, the command line over it, and krb5.conf, and builds
+/// a new handler. The keytab is read again by each upcall that needs it;
+/// the new handler starts without the old one's tickets.
+async fn reload(program: &str, args: &[String], pipefs: &Path) -> Result<Gssd, String> {
+    let mut warnings = Vec::new();
+    let options = read_options(program, args, &mut warnings)
+        .map_err(|errors| format!("invalid settings: {}", errors.join("; ")))?;
+    for w in warnings {
+        warn!("{w}");
+    }
+    if options.pipefs != pipefs {
+        warn!(
+            "the rpc_pipefs directory changed to {}; restart to use it",
+            options.pipefs.display()
+        );
+    }
+    let config = Config::load().map_err(|e| format!("cannot load krb5.conf: {e}"))?;
+    build_gssd(&options, Arc::new(config)).await
+}
+
+async fn serve(program: String, args: Vec<String>, options: Options, config: Arc<Config>) -> i32 {
+    let mut signals = match Signals::new() {
+        Ok(signals) => signals,
+        Err(e) => {
+            error!("cannot handle signals: {e}");
+            return FAILURE;
+        }
+    };
+    let gssd = match build_gssd(&options, config).await {
+        Ok(gssd) => gssd,
+        Err(e) => {
+            error!("{e}");
+            return FAILURE;
+        }
+    };
+    let shared: SharedGssd = Arc::new(RwLock::new(Arc::new(gssd)));
+    let (control, requests) = mpsc::unbounded_channel();
     let limits = UpcallLimits {
         timeout: Duration::from_secs(options.upcall_timeout),
         cancel_timed_out: options.cancel_timed_out,
     };
-    match pipefs::watch(options.pipefs.clone(), gssd, limits).await {
-        Ok(()) => 0,
-        Err(e) => {
+    let watcher = tokio::spawn(pipefs::watch(
+        options.pipefs.clone(),
+        Arc::clone(&shared),
+        limits,
+        requests,
+    ));
+
+    let pipefs = options.pipefs.clone();
+    let signal_task = tokio::spawn(async move {
+        loop {
+            match signals.next().await {
+                Signal::Reload => {
+                    info!("SIGHUP: reloading the settings");
+                    match reload(&program, &args, &pipefs).await {
+                        Ok(gssd) => {
+                            *shared.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(gssd);
+                        }
+                        Err(e) => error!("reload failed, keeping the old settings: {e}"),
+                    }
+                    let _ = control.send(Control::Rescan);
+                }
+                Signal::Stop(name) => {
+                    info!("{name}: stopping");
+                    if control.send(Control::Stop).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+
+    let result = watcher.await;
+    signal_task.abort();
+    let removed = creds::destroy_machine_ccaches();
+    if removed > 0 {
+        info!("removed {removed} machine credential caches");
+    }
+    match result {
+        Ok(Ok(())) => {
+            info!("stopped");
+            0
+        }
+        Ok(Err(e)) => {
             error!("cannot watch {}: {e}", options.pipefs.display());
             FAILURE
+        }
+        Err(e) => {
+            error!("the rpc_pipefs watcher failed: {e}");
+            FAILURE
+        }
+    }
+}
+
+/// The signals the daemons act on.
+pub(crate) enum Signal {
+    /// SIGHUP.
+    Reload,
+    /// SIGTERM or SIGINT, by name.
+    Stop(&'static str),
+}
+
+/// Streams of SIGHUP, SIGTERM and SIGINT.
+pub(crate) struct Signals {
+    hangup: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub(crate) fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            hangup: signal(SignalKind::hangup())?,
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Waits for the next signal.
+    pub(crate) async fn next(&mut self) -> Signal {
+        tokio::select! {
+            _ = self.hangup.recv() => Signal::Reload,
+            _ = self.terminate.recv() => Signal::Stop("SIGTERM"),
+            _ = self.interrupt.recv() => Signal::Stop("SIGINT"),
         }
     }
 }

@@ -12,13 +12,14 @@ use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use log::{debug, error, info, warn};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use tokio::io::unix::AsyncFd;
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
 use super::upcall::Gssd;
@@ -36,6 +37,59 @@ pub struct UpcallLimits {
     pub timeout: Duration,
     /// Send ETIMEDOUT and give up on an upcall past the timeout (`-C`).
     pub cancel_timed_out: bool,
+}
+
+/// The upcall handler, replaced as a whole when SIGHUP reloads the
+/// settings. Each upcall takes the handler current when it arrives.
+pub type SharedGssd = Arc<RwLock<Arc<Gssd>>>;
+
+/// Requests to the watcher from the signal handling task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Rescan the tree (SIGHUP).
+    Rescan,
+    /// Stop reading and return once the upcalls in progress have written
+    /// their downcalls (SIGTERM, SIGINT). A second `Stop` returns at once.
+    Stop,
+}
+
+/// The maximum wait for upcalls in progress after `Stop`.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The count of upcalls in progress.
+#[derive(Default)]
+struct InFlight {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+/// Marks one upcall in progress until dropped.
+struct InFlightGuard(Arc<InFlight>);
+
+impl InFlight {
+    fn start(self: &Arc<Self>) -> InFlightGuard {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        InFlightGuard(Arc::clone(self))
+    }
+
+    /// Waits until no upcall is in progress.
+    async fn wait_idle(&self) {
+        loop {
+            let idle = self.idle.notified();
+            if self.count.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 /// The kind of pipe a reader serves.
@@ -60,8 +114,14 @@ impl AsRawFd for PipeFd {
     }
 }
 
-/// Watches `root` forever, serving every client's upcall pipe.
-pub async fn watch(root: PathBuf, gssd: Arc<Gssd>, limits: UpcallLimits) -> io::Result<()> {
+/// Watches `root`, serving every client's upcall pipe, until `control`
+/// sends [`Control::Stop`] or closes.
+pub async fn watch(
+    root: PathBuf,
+    gssd: SharedGssd,
+    limits: UpcallLimits,
+    mut control: mpsc::UnboundedReceiver<Control>,
+) -> io::Result<()> {
     let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
     // SAFETY: `InotifyFd` owns the inotify descriptor and returns that same
     // open descriptor from every `as_raw_fd` call until it is dropped
@@ -70,6 +130,7 @@ pub async fn watch(root: PathBuf, gssd: Arc<Gssd>, limits: UpcallLimits) -> io::
     let mut pipes: HashMap<PathBuf, OpenPipe> = HashMap::new();
     let mut watched: HashMap<PathBuf, ()> = HashMap::new();
     let pipe_closed = Arc::new(Notify::new());
+    let in_flight = Arc::new(InFlight::default());
 
     if !root.is_dir() {
         warn!(
@@ -87,6 +148,7 @@ pub async fn watch(root: PathBuf, gssd: Arc<Gssd>, limits: UpcallLimits) -> io::
             &gssd,
             limits,
             &pipe_closed,
+            &in_flight,
         );
 
         // Wait for a change in the tree or a closed pipe, or rescan once a
@@ -107,10 +169,34 @@ pub async fn watch(root: PathBuf, gssd: Arc<Gssd>, limits: UpcallLimits) -> io::
             }
             _ = pipe_closed.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            request = control.recv() => match request {
+                Some(Control::Rescan) => info!("rescanning {}", root.display()),
+                Some(Control::Stop) | None => break,
+            },
         }
         // Let a burst of directory changes settle before rescanning.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+
+    // Stop reading; the upcalls in progress keep their pipes open.
+    for (_, pipe) in pipes.drain() {
+        pipe.task.abort();
+    }
+    let pending = in_flight.count.load(Ordering::SeqCst);
+    if pending > 0 {
+        info!(
+            "waiting up to {} s for {pending} upcalls in progress",
+            SHUTDOWN_GRACE.as_secs()
+        );
+        tokio::select! {
+            _ = in_flight.wait_idle() => {}
+            _ = tokio::time::sleep(SHUTDOWN_GRACE) => {
+                warn!("stopping with {} upcalls still in progress", in_flight.count.load(Ordering::SeqCst));
+            }
+            _ = control.recv() => warn!("second signal: stopping at once"),
+        }
+    }
+    Ok(())
 }
 
 struct InotifyFd(Inotify);
@@ -128,9 +214,10 @@ fn reconcile(
     inotify: &AsyncFd<InotifyFd>,
     watched: &mut HashMap<PathBuf, ()>,
     pipes: &mut HashMap<PathBuf, OpenPipe>,
-    gssd: &Arc<Gssd>,
+    gssd: &SharedGssd,
     limits: UpcallLimits,
     pipe_closed: &Arc<Notify>,
+    in_flight: &Arc<InFlight>,
 ) {
     let flags = AddWatchFlags::IN_CREATE
         | AddWatchFlags::IN_DELETE
@@ -200,7 +287,15 @@ fn reconcile(
             Ok(file) => {
                 info!("serving upcalls on {}", path.display());
                 let closed = Arc::clone(pipe_closed);
-                let reader = serve_pipe(file, path.clone(), client, kind, Arc::clone(gssd), limits);
+                let reader = serve_pipe(
+                    file,
+                    path.clone(),
+                    client,
+                    kind,
+                    Arc::clone(gssd),
+                    limits,
+                    Arc::clone(in_flight),
+                );
                 let task = tokio::spawn(async move {
                     reader.await;
                     // The pipe went away or failed (EPIPE after the kernel
@@ -254,8 +349,9 @@ async fn serve_pipe(
     path: PathBuf,
     client: PathBuf,
     kind: PipeKind,
-    gssd: Arc<Gssd>,
+    gssd: SharedGssd,
     limits: UpcallLimits,
+    in_flight: Arc<InFlight>,
 ) {
     // SAFETY: `PipeFd` owns the open pipe and returns that same descriptor
     // from every `as_raw_fd` call until it is dropped with the `AsyncFd`.
@@ -292,15 +388,21 @@ async fn serve_pipe(
             Err(_would_block) => continue,
         };
         let message = buf[..n].to_vec();
-        tokio::spawn(handle_message(
+        let current = Arc::clone(&gssd.read().unwrap_or_else(|e| e.into_inner()));
+        let handler = handle_message(
             message,
             Arc::clone(&pipe),
             path.clone(),
             client.clone(),
             kind,
-            Arc::clone(&gssd),
+            current,
             limits,
-        ));
+        );
+        let guard = in_flight.start();
+        tokio::spawn(async move {
+            handler.await;
+            drop(guard);
+        });
     }
 }
 

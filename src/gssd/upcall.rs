@@ -23,6 +23,7 @@ use crate::kernel::info::ClientInfo;
 use crate::kernel::upcall::Upcall;
 use crate::mech::{self, now, InitStep, InitiatorRequest};
 use crate::rpc::gss_init::{decode_reply, GssProc, InitCall};
+use crate::rpc::rpcbind::{self, Mapping};
 use crate::rpc::transport::{self, Protocol};
 
 /// The NFS program number; NFSv4 servers listen on port 2049.
@@ -140,13 +141,14 @@ impl Gssd {
             let tgt = if machine {
                 self.machine_tgt(upcall, &service).await?
             } else {
-                creds::find_user_tgt(
+                creds::user_tgt(
                     &self.config,
                     upcall.uid,
                     &self.creds,
                     upcall.uid == 0,
                     now_u32(),
-                )?
+                )
+                .await?
             };
             let ticket = self.service_ticket(&tgt, &service, &enctypes).await?;
             match self
@@ -357,12 +359,12 @@ impl Gssd {
             ));
         };
 
-        let address = self.server_address(info)?;
         let protocol = if info.protocol == "udp" {
             Protocol::Udp
         } else {
             Protocol::Tcp
         };
+        let address = self.server_address(info, protocol).await?;
         let mut xid = [0u8; 4];
         getrandom::fill(&mut xid).map_err(|e| UpcallError::access(e.to_string()))?;
         let xid = u32::from_be_bytes(xid);
@@ -438,7 +440,14 @@ impl Gssd {
         Ok(downcall)
     }
 
-    fn server_address(&self, info: &ClientInfo) -> Result<SocketAddr, UpcallError> {
+    /// Returns the server's address and the port of the service: 2049 for
+    /// RDMA, else the port from `info`, else 2049 for NFSv4, else the port
+    /// from the server's rpcbind.
+    async fn server_address(
+        &self,
+        info: &ClientInfo,
+        protocol: Protocol,
+    ) -> Result<SocketAddr, UpcallError> {
         let address: IpAddr = info.address.parse().map_err(|_| {
             UpcallError::access(format!(
                 "server address {:?} is not an IP address",
@@ -446,12 +455,30 @@ impl Gssd {
             ))
         })?;
         let port = match info.port {
+            // The creation call cannot travel over RDMA, so it goes to the
+            // server's TCP port for NFS, as rpc.gssd does.
+            _ if info.protocol == "rdma" => NFS_PORT,
             Some(port) if port != 0 => port,
             _ if info.program == NFS_PROGRAM && info.version == 4 => NFS_PORT,
             _ => {
-                // TODO: ask the server's rpcbind for the port, as rpc.gssd does
-                // for NFSv3 mounts without a port= option.
-                NFS_PORT
+                let mapping = Mapping {
+                    program: info.program,
+                    version: info.version,
+                    protocol,
+                };
+                let port = rpcbind::lookup_port(address, &mapping, self.rpc_timeout)
+                    .await
+                    .map_err(|e| {
+                        UpcallError::access(format!(
+                            "cannot find the port of {} version {} on {address}: {e}",
+                            info.program_name, info.version
+                        ))
+                    })?;
+                debug!(
+                    "rpcbind on {address} gives port {port} for program {} version {}",
+                    info.program, info.version
+                );
+                port
             }
         };
         Ok(SocketAddr::new(address, port))
@@ -481,6 +508,7 @@ mod tests {
                 ccache_dirs: Vec::new(),
                 preferred_realm: None,
                 memory_cache: true,
+                user_helper: None,
             },
             LocalHost {
                 fqdn: "client.example.test".to_string(),

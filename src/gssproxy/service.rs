@@ -292,9 +292,12 @@ pub fn bind_socket(path: &Path) -> io::Result<UnixListener> {
     Ok(listener)
 }
 
+/// The source of the server for each call: a reload may replace it.
+pub type ServerSource = Arc<dyn Fn() -> Arc<Server> + Send + Sync>;
+
 /// Accepts connections on `listener` and serves them until the listener
 /// fails.
-pub async fn serve(server: Arc<Server>, listener: UnixListener) -> io::Result<()> {
+pub async fn serve(server: ServerSource, listener: UnixListener) -> io::Result<()> {
     let workers = Arc::new(Semaphore::new(WORKERS));
     loop {
         let (stream, _) = listener.accept().await?;
@@ -314,7 +317,7 @@ pub async fn serve(server: Arc<Server>, listener: UnixListener) -> io::Result<()
 /// The kernel sends several calls at once on one connection, each with its
 /// own xid, so replies may leave in another order than the calls came.
 async fn serve_connection(
-    server: Arc<Server>,
+    server: ServerSource,
     workers: Arc<Semaphore>,
     stream: UnixStream,
 ) -> io::Result<()> {
@@ -326,7 +329,7 @@ async fn serve_connection(
         let Ok(permit) = Arc::clone(&workers).acquire_owned().await else {
             break;
         };
-        let server = Arc::clone(&server);
+        let server = server();
         let replies = replies.clone();
         tokio::spawn(async move {
             let now = crate::mech::now();

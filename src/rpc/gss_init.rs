@@ -113,6 +113,34 @@ impl InitCall<'_> {
 /// Decodes a reply to the call with `xid` (without the TCP record mark).
 pub fn decode_reply(data: &[u8], xid: u32) -> Result<InitResult, RpcError> {
     let mut r = Reader::new(data);
+    let (verifier_flavor, verifier) = accepted_reply(&mut r, xid)?;
+    let verifier = verifier.to_vec();
+
+    let handle = get_opaque(&mut r, "rpc_gss_init_res.handle", MAX_AUTH_BYTES)?.to_vec();
+    let major = r.u32("rpc_gss_init_res.gss_major")?;
+    let minor = r.u32("rpc_gss_init_res.gss_minor")?;
+    let seq_window = r.u32("rpc_gss_init_res.seq_window")?;
+    let token = get_opaque(&mut r, "rpc_gss_init_res.gss_token", usize::MAX)?.to_vec();
+    r.finish("RPCSEC_GSS init reply")?;
+
+    Ok(InitResult {
+        handle,
+        major,
+        minor,
+        seq_window,
+        token,
+        verifier_flavor,
+        verifier,
+    })
+}
+
+/// Reads the RPC reply header (RFC 5531 §9) up to the procedure's results:
+/// checks the xid and that the call was accepted and succeeded, and returns
+/// the verifier's flavor and body.
+pub(crate) fn accepted_reply<'a>(
+    r: &mut Reader<'a>,
+    xid: u32,
+) -> Result<(u32, &'a [u8]), RpcError> {
     let actual = r.u32("xid")?;
     if actual != xid {
         return Err(RpcError::XidMismatch {
@@ -144,28 +172,32 @@ pub fn decode_reply(data: &[u8], xid: u32) -> Result<InitResult, RpcError> {
     }
 
     let verifier_flavor = r.u32("verf.flavor")?;
-    let verifier = get_opaque(&mut r, "verf.body", MAX_AUTH_BYTES)?.to_vec();
+    let verifier = get_opaque(r, "verf.body", MAX_AUTH_BYTES)?;
     let accept_stat = r.u32("accept_stat")?;
     if accept_stat != 0 {
         return Err(RpcError::NotAccepted(accept_stat));
     }
+    Ok((verifier_flavor, verifier))
+}
 
-    let handle = get_opaque(&mut r, "rpc_gss_init_res.handle", MAX_AUTH_BYTES)?.to_vec();
-    let major = r.u32("rpc_gss_init_res.gss_major")?;
-    let minor = r.u32("rpc_gss_init_res.gss_minor")?;
-    let seq_window = r.u32("rpc_gss_init_res.seq_window")?;
-    let token = get_opaque(&mut r, "rpc_gss_init_res.gss_token", usize::MAX)?.to_vec();
-    r.finish("RPCSEC_GSS init reply")?;
-
-    Ok(InitResult {
-        handle,
-        major,
-        minor,
-        seq_window,
-        token,
-        verifier_flavor,
-        verifier,
-    })
+/// Writes the head of a call message with AUTH_NONE credential and
+/// verifier; the procedure's arguments follow.
+pub(crate) fn put_call_header(
+    w: &mut Writer,
+    xid: u32,
+    program: u32,
+    version: u32,
+    procedure: u32,
+) {
+    w.u32(xid);
+    w.u32(0); // msg_type CALL
+    w.u32(RPC_VERSION);
+    w.u32(program);
+    w.u32(version);
+    w.u32(procedure);
+    for _ in 0..4 {
+        w.u32(0); // flavor AUTH_NONE and an empty body, for cred and verf
+    }
 }
 
 fn auth_stat_name(stat: u32) -> &'static str {

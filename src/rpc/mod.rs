@@ -4,6 +4,7 @@
 
 pub mod gss_init;
 pub mod record;
+pub mod rpcbind;
 pub mod server;
 pub mod transport;
 pub mod xdr;

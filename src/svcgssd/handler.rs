@@ -2,6 +2,7 @@
 //! without any I/O, so that it can be tested against recorded kernel lines.
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
 use krb5::gss::replay::ReplayCache;
 use krb5::gss::status::{major, GssError};
@@ -66,12 +67,14 @@ pub struct Response {
 /// channel and the gss-proxy socket.
 pub struct Server {
     pub credential: AcceptorCredential,
-    pub replay_cache: ReplayCache,
+    /// Shared with the server that replaces this one on SIGHUP.
+    pub replay_cache: Arc<ReplayCache>,
     /// The kernel's enctypes, which limit the context key.
     pub enctypes: Vec<i32>,
     pub clockskew: i64,
     pub mapper: Box<dyn IdentityMapper>,
-    pub handles: HandleAllocator,
+    /// Shared with the server that replaces this one on SIGHUP.
+    pub handles: Arc<HandleAllocator>,
 }
 
 /// A client whose token was accepted: its context, exported for the kernel,
@@ -231,7 +234,6 @@ mod tests {
     use super::*;
     use crate::kernel::qword::QwordReader;
     use krb5::keytab::Keytab;
-    use std::sync::Arc;
 
     /// 2026-12-04 20:09:06 UTC, when the request was recorded.
     const RECORDED_AT: i64 = 1_796_414_946;
@@ -254,11 +256,11 @@ mod tests {
                 keytab: Arc::new(keytab),
                 principal: None,
             },
-            replay_cache: ReplayCache::new(),
+            replay_cache: Arc::new(ReplayCache::new()),
             enctypes: vec![20, 19, 18, 17],
             clockskew: 300,
             mapper: Box::new(Fixed(identity)),
-            handles: HandleAllocator::with_prefix([0xab, 0xcd, 0xef, 0x01]),
+            handles: Arc::new(HandleAllocator::with_prefix([0xab, 0xcd, 0xef, 0x01])),
         }
     }
 

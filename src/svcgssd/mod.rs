@@ -10,9 +10,15 @@ pub mod channel;
 pub mod handler;
 mod proxy;
 
+use std::os::fd::AsFd;
 use std::path::PathBuf;
-use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use krb5::config::Config;
 use krb5::gss::replay::ReplayCache;
@@ -220,12 +226,132 @@ pub fn run(invocation: &mut Invocation<'_>) -> i32 {
             return FAILURE;
         }
     }
-    let server = Arc::new(server);
-    if let Some(status) = proxy::run(&server, &options) {
+    let signals = match block_signals() {
+        Ok(signals) => signals,
+        Err(e) => {
+            error!("cannot handle signals: {e}");
+            return FAILURE;
+        }
+    };
+    let channels = Channels::under(&options.proc_dir);
+    let shared = Arc::new(RwLock::new(Arc::new(server)));
+    let pending = Arc::new(AtomicUsize::new(0));
+    let stopping = Arc::new(AtomicBool::new(false));
+    let handler = SignalHandler {
+        program,
+        args: invocation.args.clone(),
+        server: Arc::clone(&shared),
+        pending: Arc::clone(&pending),
+        stopping: Arc::clone(&stopping),
+    };
+    std::thread::spawn(move || handler.run(signals));
+    if let Some(status) = proxy::run(&shared, &options) {
         return status;
     }
-    serve(server, &Channels::under(&options.proc_dir))
+    serve(&shared, &channels, &pending, &stopping)
 }
+
+/// Blocks SIGHUP, SIGTERM and SIGINT in this thread and the threads it
+/// starts later, and returns a descriptor that reads them instead.
+fn block_signals() -> nix::Result<SignalFd> {
+    let mut set = SigSet::empty();
+    for signal in [Signal::SIGHUP, Signal::SIGTERM, Signal::SIGINT] {
+        set.add(signal);
+    }
+    set.thread_block()?;
+    SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC)
+}
+
+/// The thread that acts on signals: SIGHUP reloads the keytab and the
+/// settings, SIGTERM and SIGINT stop the daemon once the requests in
+/// progress are completed.
+struct SignalHandler {
+    program: String,
+    args: Vec<String>,
+    server: Arc<RwLock<Arc<Server>>>,
+    /// Requests read and not yet completed.
+    pending: Arc<AtomicUsize>,
+    stopping: Arc<AtomicBool>,
+}
+
+impl SignalHandler {
+    fn run(self, signals: SignalFd) {
+        loop {
+            let signal = match signals.read_signal() {
+                Ok(Some(info)) => info.ssi_signo,
+                Ok(None) => continue,
+                Err(e) => {
+                    error!("reading signals failed: {e}");
+                    return;
+                }
+            };
+            if signal == Signal::SIGHUP as u32 {
+                self.reload();
+            } else {
+                self.stop(&signals, signal);
+            }
+        }
+    }
+
+    /// Re-reads nfs.conf, the command line over it, krb5.conf and the
+    /// keytab. The replay cache and the handle counter carry over.
+    fn reload(&self) {
+        info!("SIGHUP: reloading the keytab and the settings");
+        let nfs_conf = crate::config::Config::load(crate::config::NFS_CONF);
+        let options = match parse_args(&self.program, &self.args, Options::from_nfs_conf(&nfs_conf))
+        {
+            Ok(options) => options,
+            Err(errors) => {
+                error!(
+                    "reload failed, keeping the old settings: {}",
+                    errors.join("; ")
+                );
+                return;
+            }
+        };
+        match build_server(&options) {
+            Ok(mut server) => {
+                let mut current = self.server.write().unwrap_or_else(|e| e.into_inner());
+                server.replay_cache = Arc::clone(&current.replay_cache);
+                server.handles = Arc::clone(&current.handles);
+                *current = Arc::new(server);
+            }
+            Err(e) => error!("reload failed, keeping the old settings: {e}"),
+        }
+    }
+
+    /// Stops reading, waits up to [`SHUTDOWN_GRACE`] for the requests in
+    /// progress, then exits with status 0. A second signal exits at once.
+    fn stop(&self, signals: &SignalFd, signal: u32) -> ! {
+        let name = if signal == Signal::SIGINT as u32 {
+            "SIGINT"
+        } else {
+            "SIGTERM"
+        };
+        info!("{name}: stopping");
+        self.stopping.store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        while self.pending.load(Ordering::SeqCst) > 0 {
+            if Instant::now() >= deadline {
+                warn!(
+                    "stopping with {} requests still in progress",
+                    self.pending.load(Ordering::SeqCst)
+                );
+                break;
+            }
+            let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+            if poll(&mut fds, PollTimeout::from(20u16)).unwrap_or(0) > 0 {
+                warn!("second signal: stopping at once");
+                break;
+            }
+        }
+        info!("stopped");
+        std::process::exit(0)
+    }
+}
+
+/// The maximum wait for requests in progress after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 fn writeln_err(invocation: &mut Invocation<'_>, text: &str) -> std::io::Result<()> {
     writeln!(invocation.stderr, "{text}")
@@ -285,11 +411,13 @@ fn build_server(options: &Options) -> Result<Server, String> {
             keytab: Arc::new(keytab),
             principal,
         },
-        replay_cache: ReplayCache::new(),
+        replay_cache: Arc::new(ReplayCache::new()),
         enctypes,
         clockskew,
         mapper: Box::new(IdmapdMapper::from_system()),
-        handles: HandleAllocator::new().map_err(|e| format!("cannot seed context handles: {e}"))?,
+        handles: Arc::new(
+            HandleAllocator::new().map_err(|e| format!("cannot seed context handles: {e}"))?,
+        ),
     })
 }
 
@@ -317,7 +445,12 @@ fn kernel_enctypes(proc_dir: &std::path::Path) -> Vec<i32> {
 }
 
 /// Reads requests forever and hands them to a pool of workers.
-fn serve(server: Arc<Server>, channels: &Channels) -> i32 {
+fn serve(
+    server: &Arc<RwLock<Arc<Server>>>,
+    channels: &Channels,
+    pending: &Arc<AtomicUsize>,
+    stopping: &AtomicBool,
+) -> i32 {
     let (sender, receiver) = mpsc::sync_channel::<Vec<u8>>(WORKERS * 4);
     let receiver = Arc::new(std::sync::Mutex::new(receiver));
 
@@ -332,9 +465,10 @@ fn serve(server: Arc<Server>, channels: &Channels) -> i32 {
     info!("listening on {}", channels.init.display());
 
     for _ in 0..WORKERS {
-        let server = Arc::clone(&server);
+        let server = Arc::clone(server);
         let receiver = Arc::clone(&receiver);
         let channels = channels.clone();
+        let pending = Arc::clone(pending);
         let reply_file = match init.try_clone() {
             Ok(file) => file,
             Err(e) => {
@@ -342,12 +476,18 @@ fn serve(server: Arc<Server>, channels: &Channels) -> i32 {
                 return FAILURE;
             }
         };
-        std::thread::spawn(move || worker(&server, &receiver, &channels, reply_file));
+        std::thread::spawn(move || worker(&server, &receiver, &channels, reply_file, &pending));
     }
 
     loop {
-        match channel::read_request(&mut init, Duration::from_secs(60)) {
+        if stopping.load(Ordering::SeqCst) {
+            // The signal thread ends the process.
+            std::thread::park();
+            continue;
+        }
+        match channel::read_request(&mut init, Duration::from_secs(1)) {
             Ok(Some(request)) => {
+                pending.fetch_add(1, Ordering::SeqCst);
                 if sender.send(request).is_err() {
                     error!("all request workers have stopped");
                     return FAILURE;
@@ -366,11 +506,21 @@ fn serve(server: Arc<Server>, channels: &Channels) -> i32 {
     }
 }
 
+/// Counts one request as completed when dropped.
+struct Completed<'a>(&'a AtomicUsize);
+
+impl Drop for Completed<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 fn worker(
-    server: &Server,
+    server: &RwLock<Arc<Server>>,
     receiver: &std::sync::Mutex<mpsc::Receiver<Vec<u8>>>,
     channels: &Channels,
     mut reply_file: std::fs::File,
+    pending: &AtomicUsize,
 ) {
     loop {
         let request = {
@@ -380,6 +530,8 @@ fn worker(
                 Err(_) => return,
             }
         };
+        let _completed = Completed(pending);
+        let server = Arc::clone(&*server.read().unwrap_or_else(|e| e.into_inner()));
 
         let parsed = match InitRequest::parse(&request) {
             Ok(parsed) => parsed,

@@ -4,7 +4,7 @@
 //! falls back to the procfs channel.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use log::{error, info, warn};
@@ -16,9 +16,11 @@ use crate::gssproxy::service;
 use crate::tools::FAILURE;
 
 /// Serves the gss-proxy socket if `options` and the kernel call for it.
-/// Returns `None` when the procfs channel should be served instead, and
-/// otherwise the exit status once the socket fails.
-pub fn run(server: &Arc<Server>, options: &Options) -> Option<i32> {
+/// Each call uses the server that `server` holds at that moment, so a
+/// reload on SIGHUP takes effect. Returns `None` when the procfs channel
+/// should be served instead, and otherwise the exit status once the socket
+/// fails.
+pub fn run(server: &Arc<RwLock<Arc<Server>>>, options: &Options) -> Option<i32> {
     let control = options.proc_dir.join("use-gss-proxy");
     match options.mode {
         Mode::Legacy => return None,
@@ -68,7 +70,11 @@ pub fn run(server: &Arc<Server>, options: &Options) -> Option<i32> {
 }
 
 /// Binds the socket, switches the kernel to it and serves it.
-async fn serve_socket(server: Arc<Server>, socket: &Path, control: &Path) -> Option<i32> {
+async fn serve_socket(
+    server: Arc<RwLock<Arc<Server>>>,
+    socket: &Path,
+    control: &Path,
+) -> Option<i32> {
     let listener = match service::bind_socket(socket) {
         Ok(listener) => listener,
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
@@ -98,7 +104,11 @@ async fn serve_socket(server: Arc<Server>, socket: &Path, control: &Path) -> Opt
         socket.display()
     );
 
-    if let Err(e) = service::serve(server, listener).await {
+    // NOTE: SIGTERM does not wait for calls in progress on the socket, as
+    // it does for the procfs channel: the kernel retries a call that gets
+    // no reply.
+    let current = move || Arc::clone(&server.read().unwrap_or_else(|e| e.into_inner()));
+    if let Err(e) = service::serve(Arc::new(current), listener).await {
         error!(
             "the gss-proxy socket {} failed: {e}; exiting, so that a restart binds it again",
             socket.display()

@@ -3,11 +3,13 @@
 // Each test crate compiles this module and uses only part of it.
 #![allow(dead_code)]
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-/// A fresh directory under the system temporary directory, removed with
-/// its contents on drop.
-pub struct ScratchDir(PathBuf);
+/// A fresh directory under the system temporary directory, mode 0755 so
+/// that the daemons can reach it after switching to a user's ids, removed
+/// with its contents on drop.
+pub struct ScratchDir(pub PathBuf);
 
 impl ScratchDir {
     /// Creates `rgssd-TEST-PID` under the temporary directory, replacing
@@ -16,6 +18,7 @@ impl ScratchDir {
         let path = std::env::temp_dir().join(format!("rgssd-{test}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         ScratchDir(path)
     }
 

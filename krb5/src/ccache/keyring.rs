@@ -316,6 +316,24 @@ fn session_anchor() -> Result<Serial, Errno> {
     })
 }
 
+/// Gives the calling thread a new session keyring that links the user
+/// keyring, as pam_keyinit does at login. A process started from a
+/// daemon's process otherwise shares the daemon's session keyring, so
+/// `KEYRING:session:` names would reach the daemon's keys instead of the
+/// user's.
+pub fn start_login_session() -> Result<(), CcacheError> {
+    let failed = |operation: &'static str| {
+        move |err: Errno| CcacheError::Keyring {
+            name: "KEYRING:session".to_string(),
+            operation,
+            reason: describe(err),
+        }
+    };
+    keyctl::join_anonymous_session().map_err(failed("join a new session keyring"))?;
+    keyctl::link(keyctl::USER_KEYRING, keyctl::SESSION_KEYRING)
+        .map_err(failed("link the user keyring into the session keyring"))
+}
+
 /// Returns the persistent keyring of `uid`, linked into the process
 /// keyring. Kernels without persistent keyrings get the user keyring for
 /// the caller's own uid, as in MIT.

@@ -23,6 +23,7 @@ pub const USER_SESSION_KEYRING: Serial = -5;
 
 // keyctl(2) operations, from <linux/keyctl.h>.
 const KEYCTL_GET_KEYRING_ID: c_ulong = 0;
+const KEYCTL_JOIN_SESSION_KEYRING: c_ulong = 1;
 const KEYCTL_DESCRIBE: c_ulong = 6;
 const KEYCTL_CLEAR: c_ulong = 7;
 const KEYCTL_LINK: c_ulong = 8;
@@ -53,8 +54,9 @@ fn c_string(text: &str) -> Result<CString, Errno> {
 /// Runs a keyctl operation whose arguments are all integers.
 fn keyctl_integers(operation: c_ulong, args: [c_ulong; 4]) -> Result<c_long, Errno> {
     // SAFETY: the operations passed here (GET_KEYRING_ID, CLEAR, LINK,
-    // UNLINK, SET_TIMEOUT, GET_PERSISTENT) take only integers, so the
-    // kernel reads no memory of this process.
+    // UNLINK, SET_TIMEOUT, GET_PERSISTENT, and JOIN_SESSION_KEYRING with a
+    // null name) take only integers, so the kernel reads no memory of this
+    // process.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_keyctl,
@@ -230,6 +232,12 @@ pub fn describe(key: Serial) -> Result<Description, Errno> {
         .ok()
         .and_then(parse_description)
         .ok_or(Errno::EINVAL)
+}
+
+/// Replaces the calling thread's session keyring with a new anonymous
+/// one, which child processes inherit, and returns its serial number.
+pub fn join_anonymous_session() -> Result<Serial, Errno> {
+    keyctl_integers(KEYCTL_JOIN_SESSION_KEYRING, [0, 0, 0, 0]).map(|id| id as Serial)
 }
 
 /// Links `key` into `keyring`.
