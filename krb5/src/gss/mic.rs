@@ -41,6 +41,9 @@ pub enum MicError {
     UnsupportedEnctype(i32),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    #[cfg(feature = "legacy-enctypes")]
+    #[error(transparent)]
+    Rfc1964(#[from] super::rfc1964::Rfc1964Error),
 }
 
 impl MicError {
@@ -52,6 +55,8 @@ impl MicError {
             Self::TooShort(_) | Self::BadTokId(_) | Self::BadFiller(_) | Self::BadFlags { .. } => {
                 major::DEFECTIVE_TOKEN
             }
+            #[cfg(feature = "legacy-enctypes")]
+            Self::Rfc1964(error) => error.major(),
         }
     }
 }
