@@ -29,7 +29,9 @@ mod rfc6803;
 mod rfc8009;
 
 #[cfg(feature = "legacy-enctypes")]
-pub(crate) use des3::{raw_cbc_decrypt as des3_raw_cbc_decrypt, raw_cbc_encrypt as des3_raw_cbc_encrypt};
+pub(crate) use des3::{
+    raw_cbc_decrypt as des3_raw_cbc_decrypt, raw_cbc_encrypt as des3_raw_cbc_encrypt,
+};
 pub use nfold::nfold;
 pub use profile::Profile;
 #[cfg(feature = "legacy-enctypes")]
