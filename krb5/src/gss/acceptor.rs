@@ -131,8 +131,10 @@ pub fn accept_sec_context(
                 ),
             )
         })?;
+    let padding = entry.key.profile().map_or(1, |p| p.padding);
     let ticket =
-        messages::decode_enc_ticket_part(&plaintext).map_err(|e| defective(e.to_string()))?;
+        messages::decode_enc_ticket_part(messages::strip_cipher_padding(&plaintext, padding))
+            .map_err(|e| defective(e.to_string()))?;
     let client =
         convert::principal(&ticket.cname, &ticket.crealm).map_err(|e| defective(e.to_string()))?;
 
@@ -168,8 +170,10 @@ pub fn accept_sec_context(
                 format!("cannot decrypt the authenticator of {client}: {e}"),
             )
         })?;
+    let padding = session_key.profile().map_or(1, |p| p.padding);
     let authenticator =
-        messages::decode_authenticator(&plaintext).map_err(|e| defective(e.to_string()))?;
+        messages::decode_authenticator(messages::strip_cipher_padding(&plaintext, padding))
+            .map_err(|e| defective(e.to_string()))?;
     let auth_client = convert::principal(&authenticator.cname, &authenticator.crealm)
         .map_err(|e| defective(e.to_string()))?;
     if !auth_client.same_name(&client) {

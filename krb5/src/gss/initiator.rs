@@ -211,8 +211,10 @@ impl PendingContext {
                     format!("cannot decrypt the AP-REP from {}: {e}", self.server),
                 )
             })?;
+        let padding = self.session_key.profile().map_or(1, |p| p.padding);
         let part =
-            messages::decode_enc_ap_rep_part(&plaintext).map_err(|e| defective(e.to_string()))?;
+            messages::decode_enc_ap_rep_part(messages::strip_cipher_padding(&plaintext, padding))
+                .map_err(|e| defective(e.to_string()))?;
 
         let cusec = i64::try_from(&part.cusec).unwrap_or(-1);
         if time::to_unix(&part.ctime) != self.ctime || cusec != i64::from(self.cusec) {
