@@ -3,7 +3,8 @@
 //! the C peer `mit_gss_peer.c` and an MIT KDC started by `testkdc` whose
 //! keys all have the legacy enctype.
 //!
-//! MIT's initiator establishes a context with our acceptor. Then MIC tokens
+//! MIT's initiator establishes a context with our acceptor, and our
+//! initiator with MIT's acceptor. On each context MIC tokens
 //! and Wrap tokens (sealed and integrity-only, several payload sizes) go both
 //! ways, MIT must reject a changed token, and MIT's lucid export must report
 //! an RFC 1964 context with our key.
@@ -12,15 +13,19 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use krb5::config::Config;
 use krb5::gss::acceptor::{accept_sec_context, AcceptorOptions};
+use krb5::gss::checksum::flags;
 use krb5::gss::context::EstablishedContext;
+use krb5::gss::initiator::{init_sec_context, InitStep, InitiatorOptions};
 use krb5::gss::replay::ReplayCache;
 use krb5::gss::status::major;
 use krb5::gss::token;
 use krb5::iana::enctype;
+use krb5::kdc::{AsOptions, KdcClient, Secret, TgsOptions};
 use krb5::keytab::Keytab;
 use krb5::Principal;
 use testkdc::{PrincipalSpec, TestKdc, TestKdcOptions};
@@ -88,7 +93,7 @@ impl Peer {
 /// and fills the ccache with MIT's kinit. Debian 12's MIT krb5 1.20.1
 /// (1.20.1-2+deb12u5) needs `allow_des3` and `allow_rc4`, which came with
 /// MIT krb5 1.21, to issue these session keys: with `allow_weak_crypto`
-/// alone its KDC answers KDC_ERR_ETYPE_NOSUPP.
+/// alone its KDC rejects the AS-REQ with KDC_ERR_ETYPE_NOSUPP.
 fn start_kdc(enctype: i32) -> TestKdc {
     let name = enctype::name(enctype).unwrap();
     let options = TestKdcOptions::new(REALM)
@@ -123,44 +128,100 @@ fn start_kdc(enctype: i32) -> TestKdc {
     kdc
 }
 
+impl Peer {
+    fn spawn(kdc: &TestKdc, args: &[&str]) -> Peer {
+        let mut child = kdc
+            .command(peer_program())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the MIT GSS-API peer: {e}"));
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Peer {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+}
+
+fn now() -> (i64, u32) {
+    let elapsed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    (elapsed.as_secs() as i64, elapsed.subsec_micros())
+}
+
 /// Starts MIT's initiator and establishes its context with our acceptor.
-fn establish(kdc: &TestKdc, enctype: i32) -> (Peer, EstablishedContext) {
-    let mut child = kdc
-        .command(peer_program())
-        .args(["init", TARGET, "commands"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start the MIT GSS-API peer: {e}"));
-    let stdin = child.stdin.take().unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut peer = Peer {
-        child,
-        stdin,
-        stdout,
-    };
+fn mit_initiator(kdc: &TestKdc, enctype: i32) -> (Peer, EstablishedContext) {
+    let mut peer = Peer::spawn(kdc, &["init", TARGET, "commands"]);
 
     let token = hex::decode(peer.expect("token")).unwrap();
     let keytab = Keytab::load_path(kdc.keytab(SERVICE).unwrap()).unwrap();
     let service = Principal::parse(SERVICE, Some(REALM)).unwrap();
-    let elapsed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     let options = AcceptorOptions {
         acceptor_name: Some(&service),
         enctypes: &[enctype],
         clockskew: 300,
-        now: (elapsed.as_secs() as i64, elapsed.subsec_micros()),
+        now: now(),
         channel_bindings: None,
-        // MIT's acceptor sends no subkey for these enctypes, and MIT's
-        // initiator ignores one of the same enctype as its own key.
-        acceptor_subkey: false,
+        // MIT's initiator would ignore a subkey of its own key's enctype
+        // here, so our acceptor must send none even when asked to.
+        acceptor_subkey: true,
     };
     let accepted = accept_sec_context(&keytab, &ReplayCache::new(), &options, &token)
         .unwrap_or_else(|r| panic!("our acceptor rejects MIT's {enctype} token: {}", r.error));
     peer.send_line(&hex::encode(&accepted.output_token));
     peer.expect("flags");
     assert_eq!(accepted.context.key.enctype(), enctype);
+    assert!(
+        !accepted.context.acceptor_subkey,
+        "acceptor subkey for {enctype}"
+    );
     (peer, accepted.context)
+}
+
+/// Starts MIT's acceptor and establishes its context with our initiator,
+/// which gets its ticket from the KDC through our KDC client.
+async fn our_initiator(kdc: &TestKdc, enctype: i32) -> (Peer, EstablishedContext) {
+    let path = kdc.krb5_conf();
+    let config = Config::load_path_list(path.to_str().unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let client = KdcClient::from_config(Arc::new(config)).unwrap();
+    let alice = Principal::parse(USER, Some(REALM)).unwrap();
+    let tgt = client
+        .get_initial_credentials(&alice, &Secret::password(PASSWORD), &AsOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("AS exchange for {enctype}: {e}\n{}", kdc.log()));
+    let service = Principal::parse(SERVICE, Some(REALM)).unwrap();
+    let ticket = client
+        .get_service_credentials(&tgt, &service, &TgsOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("TGS exchange for {enctype}: {e}\n{}", kdc.log()))
+        .credential;
+    assert_eq!(ticket.session_key.enctype(), enctype);
+
+    let mut peer = Peer::spawn(kdc, &["accept", "commands"]);
+    let options = InitiatorOptions {
+        flags: flags::CONF | flags::INTEG | flags::MUTUAL,
+        enctypes: &[],
+        now: now(),
+        channel_bindings: None,
+    };
+    let InitStep::ContinueNeeded(pending, token) = init_sec_context(&ticket, &options).unwrap()
+    else {
+        panic!("mutual authentication completed without an AP-REP");
+    };
+    peer.send_line(&hex::encode(&token));
+    let reply = hex::decode(peer.expect("token")).unwrap();
+    let context = pending
+        .complete(&reply)
+        .unwrap_or_else(|e| panic!("our initiator rejects MIT's {enctype} AP-REP: {e}"));
+    peer.expect("flags");
+    assert_eq!(context.key.enctype(), enctype);
+    assert!(!context.acceptor_subkey, "acceptor subkey for {enctype}");
+    (peer, context)
 }
 
 /// Checks the RFC 1964 framing and fixed fields of a token MIT made.
@@ -172,12 +233,18 @@ fn assert_mit_layout(token: &[u8], tok_id: [u8; 2], sgn_alg: [u8; 2], seal_alg: 
     assert_eq!(&body[4..6], &[0xff, 0xff], "filler of MIT's token");
 }
 
-/// Runs the whole exchange for `enctype`. `lucid_enctype` is the enctype
+/// Runs the per-message exchange on an established context. `lucid_enctype`
+/// is the enctype
 /// MIT's lucid export names: for des3 it is des3-cbc-raw (6), because MIT's
 /// RFC 1964 code encrypts with the context key itself, without derivation.
-fn interop(enctype: i32, lucid_enctype: i32, sgn_alg: [u8; 2], seal_alg: [u8; 2]) {
-    let kdc = start_kdc(enctype);
-    let (mut peer, mut context) = establish(&kdc, enctype);
+fn exercise(
+    mut peer: Peer,
+    mut context: EstablishedContext,
+    lucid_enctype: i32,
+    sgn_alg: [u8; 2],
+    seal_alg: [u8; 2],
+) {
+    let enctype = context.key.enctype();
 
     let mic = context
         .get_mic(context.seq_send, b"signed by rgssd")
@@ -201,7 +268,10 @@ fn interop(enctype: i32, lucid_enctype: i32, sgn_alg: [u8; 2], seal_alg: [u8; 2]
     let payloads: [&[u8]; 5] = [b"", b"x", b"eight b!", b"fifteen bytes!!", &[0x5a; 100]];
     for payload in payloads {
         for seal in [false, true] {
-            let case = format!("{}-byte payload, sealed {seal}", payload.len());
+            let case = format!(
+                "enctype {enctype}, {}-byte payload, sealed {seal}",
+                payload.len()
+            );
             let ours = context.wrap_sequenced(seal, payload).unwrap();
             peer.send_line(&format!("unwrap {}", hex::encode(&ours)));
             let expected = format!("{} 0x00000000 {}", u8::from(seal), hex::encode(payload));
@@ -251,17 +321,45 @@ fn interop(enctype: i32, lucid_enctype: i32, sgn_alg: [u8; 2], seal_alg: [u8; 2]
     assert!(status.success(), "MIT peer exited with {status}");
 }
 
-#[test]
-fn des3_tokens_with_mit() {
-    interop(enctype::DES3_CBC_SHA1, 6, [0x04, 0x00], [0x02, 0x00]);
+/// The enctype that MIT's lucid export names and the SGN_ALG and SEAL_ALG
+/// bytes of each legacy enctype.
+fn parameters(enctype: i32) -> (i32, [u8; 2], [u8; 2]) {
+    match enctype {
+        enctype::DES3_CBC_SHA1 => (6, [0x04, 0x00], [0x02, 0x00]),
+        _ => (enctype::RC4_HMAC, [0x11, 0x00], [0x10, 0x00]),
+    }
+}
+
+fn mit_to_ours(enctype: i32) {
+    let kdc = start_kdc(enctype);
+    let (peer, context) = mit_initiator(&kdc, enctype);
+    let (lucid_enctype, sgn_alg, seal_alg) = parameters(enctype);
+    exercise(peer, context, lucid_enctype, sgn_alg, seal_alg);
+}
+
+async fn ours_to_mit(enctype: i32) {
+    let kdc = start_kdc(enctype);
+    let (peer, context) = our_initiator(&kdc, enctype).await;
+    let (lucid_enctype, sgn_alg, seal_alg) = parameters(enctype);
+    exercise(peer, context, lucid_enctype, sgn_alg, seal_alg);
 }
 
 #[test]
-fn rc4_tokens_with_mit() {
-    interop(
-        enctype::RC4_HMAC,
-        enctype::RC4_HMAC,
-        [0x11, 0x00],
-        [0x10, 0x00],
-    );
+fn des3_mit_initiator_to_ours() {
+    mit_to_ours(enctype::DES3_CBC_SHA1);
+}
+
+#[test]
+fn rc4_mit_initiator_to_ours() {
+    mit_to_ours(enctype::RC4_HMAC);
+}
+
+#[tokio::test]
+async fn des3_ours_to_mit_acceptor() {
+    ours_to_mit(enctype::DES3_CBC_SHA1).await;
+}
+
+#[tokio::test]
+async fn rc4_ours_to_mit_acceptor() {
+    ours_to_mit(enctype::RC4_HMAC).await;
 }

@@ -233,10 +233,18 @@ pub fn accept_sec_context(
     // acceptor subkey of the negotiated enctype, sent in the AP-REP.
     let initiator_subkey = authenticator.subkey.as_ref().map(convert::key);
     let seq_recv = authenticator.seq_number.unwrap_or(0);
-    let (key, acceptor_subkey, seq_send, output_token) = if mutual && options.acceptor_subkey {
-        let base = initiator_subkey.as_ref().unwrap_or(&session_key);
-        let enctype = negotiate_enctype(&authenticator, options.enctypes, base.enctype())
+    let base_enctype = initiator_subkey.as_ref().unwrap_or(&session_key).enctype();
+    let subkey_enctype = if mutual && options.acceptor_subkey {
+        let enctype = negotiate_enctype(&authenticator, options.enctypes, base_enctype)
             .map_err(|message| GssError::new(major::FAILURE, 0, message))?;
+        // MIT's initiator (krb5 1.20, init_sec_context.c) ignores an
+        // acceptor subkey of its own key's enctype when that enctype
+        // predates RFC 4121, so we send none then, as MIT's acceptor does.
+        Some(enctype).filter(|e| *e != base_enctype || !crypto::is_weak(*e))
+    } else {
+        None
+    };
+    let (key, acceptor_subkey, seq_send, output_token) = if let Some(enctype) = subkey_enctype {
         let subkey = Key::random(enctype)
             .map_err(|e| GssError::new(major::FAILURE, 0, format!("cannot make a subkey: {e}")))?;
         let seq_send = random_seq()?;

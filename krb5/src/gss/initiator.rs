@@ -243,6 +243,12 @@ impl PendingContext {
             }
             key.profile().map_err(|e| failure(0, e.to_string()))?;
         }
+        // Like MIT's initiator (krb5 1.20, init_sec_context.c), keep an
+        // acceptor subkey of our own key's enctype only for RFC 4121
+        // enctypes. An RFC 1964 acceptor keeps using our key then.
+        let own_enctype = self.subkey.enctype();
+        let acceptor_subkey = acceptor_subkey
+            .filter(|key| key.enctype() != own_enctype || !crate::crypto::is_weak(own_enctype));
         let seq_recv = part.seq_number.unwrap_or(0);
         Ok(self.established(acceptor_subkey, seq_recv))
     }

@@ -304,9 +304,11 @@ fn parse<'a>(
             min: fixed + 2,
         });
     }
+
     let sgn_alg = [body[0], body[1]];
     let seal_alg = [body[2], body[3]];
     let filler = [body[4], body[5]];
+
     if sgn_alg != alg.sgn_alg {
         return Err(Rfc1964Error::BadAlgorithm {
             field: "SGN_ALG",
@@ -315,6 +317,7 @@ fn parse<'a>(
             enctype: alg.enctype,
         });
     }
+
     let sealed_allowed = tok_id == TOK_ID_WRAP && seal_alg == alg.seal_alg;
     if seal_alg != NOT_SEALED && !sealed_allowed {
         let expected = if tok_id == TOK_ID_WRAP {
@@ -332,6 +335,7 @@ fn parse<'a>(
     if filler != FILLER {
         return Err(Rfc1964Error::BadFiller(filler));
     }
+
     let mut header = [0u8; HEADER_LEN];
     header[..2].copy_from_slice(&tok_id);
     header[2..].copy_from_slice(&body[..6]);
@@ -355,7 +359,7 @@ fn verify_checksum(expected: &[u8], received: &[u8]) -> Result<(), Rfc1964Error>
 }
 
 /// Makes a framed MIC token over `message`. Only the low 32 bits of `seq`
-/// are sent, because SND_SEQ holds a 32-bit number.
+/// are sent, because SND_SEQ contains a 32-bit number.
 pub fn get_mic(
     key: &Key,
     sent_by_acceptor: bool,
