@@ -10,7 +10,9 @@
 //!
 //! With the `legacy-enctypes` feature, a context whose key is des3-cbc-sha1
 //! (16) or rc4-hmac (23) uses the RFC 1964 tokens of [`super::rfc1964`], as
-//! MIT krb5 does. Every other enctype uses the RFC 4121 tokens.
+//! MIT krb5 does. Every other enctype uses the RFC 4121 tokens. RFC 1964
+//! sequence numbers are 32 bits wide and wrap to 0 after 2^32 - 1, and the
+//! receive window of such a context follows that wrap.
 
 use super::lucid::{ExportError, LucidContext};
 use super::mic::{self, token_flags, MicError};
@@ -134,6 +136,16 @@ impl EstablishedContext {
         wrap::unwrap(&self.key, self.flags_from(self.initiator), token)
     }
 
+    /// Checks a received SND_SEQ against the receive window.
+    fn check_received(&mut self, seq: u64) -> u32 {
+        #[cfg(feature = "legacy-enctypes")]
+        if super::rfc1964::uses_rfc1964(self.key.enctype()) {
+            // RFC 1964 tokens carry 32 bits, so `seq` fits.
+            return self.sequence.receive.check_32bit(seq as u32);
+        }
+        self.sequence.receive.check(seq)
+    }
+
     /// Makes a MIC token with the next send sequence number.
     pub fn get_mic_sequenced(&mut self, message: &[u8]) -> Result<Vec<u8>, GssError> {
         let token = self.get_mic(self.sequence.next_send, message)?;
@@ -146,7 +158,7 @@ impl EstablishedContext {
     /// (`major::DUPLICATE_TOKEN` and the others), 0 for a token in sequence.
     pub fn verify_mic_sequenced(&mut self, message: &[u8], token: &[u8]) -> Result<u32, GssError> {
         let seq = self.verify_mic(message, token)?;
-        Ok(self.sequence.receive.check(seq))
+        Ok(self.check_received(seq))
     }
 
     /// Makes a Wrap token with the next send sequence number.
@@ -161,7 +173,7 @@ impl EstablishedContext {
     /// status bits, as [`Self::verify_mic_sequenced`] does.
     pub fn unwrap_sequenced(&mut self, token: &[u8]) -> Result<(Unwrapped, u32), GssError> {
         let unwrapped = self.unwrap(token)?;
-        let status = self.sequence.receive.check(unwrapped.seq);
+        let status = self.check_received(unwrapped.seq);
         Ok((unwrapped, status))
     }
 }

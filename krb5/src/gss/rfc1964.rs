@@ -752,6 +752,26 @@ mod tests {
     }
 
     #[test]
+    fn receive_window_follows_32_bit_wrap() {
+        let flags = crate::gss::checksum::flags::REPLAY | crate::gss::checksum::flags::SEQUENCE;
+        for enctype in [16, 23] {
+            let mut initiator = context(enctype, true);
+            let mut acceptor = context(enctype, false);
+            initiator.sequence = SequenceState::new(u64::from(u32::MAX), 0, flags);
+            acceptor.sequence = SequenceState::new(0, u64::from(u32::MAX), flags);
+
+            let last = initiator.get_mic_sequenced(b"before").unwrap();
+            let wrapped = initiator.wrap_sequenced(true, b"after").unwrap();
+            assert_eq!(acceptor.verify_mic_sequenced(b"before", &last), Ok(0));
+            let (opened, status) = acceptor.unwrap_sequenced(&wrapped).unwrap();
+            assert_eq!(opened.seq, 0, "enctype {enctype}");
+            assert_eq!(status, 0, "enctype {enctype}");
+            let (_, status) = acceptor.unwrap_sequenced(&wrapped).unwrap();
+            assert_eq!(status, major::DUPLICATE_TOKEN, "enctype {enctype}");
+        }
+    }
+
+    #[test]
     fn context_dispatches_legacy_enctypes() {
         for enctype in [16, 23] {
             let initiator = context(enctype, true);
