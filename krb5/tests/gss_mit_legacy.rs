@@ -295,6 +295,17 @@ fn exercise(
         }
     }
 
+    // MIT also opens a token without the RFC 2743 framing.
+    let framed = context.wrap(context.seq_send + 99, true, b"bare").unwrap();
+    let (tok_id, body) = token::unwrap_krb5(&framed).unwrap();
+    let bare = [&tok_id[..], body].concat();
+    peer.send_line(&format!("unwrap {}", hex::encode(&bare)));
+    assert_eq!(
+        peer.expect("unwrapped"),
+        format!("1 0x00000000 {}", hex::encode(b"bare")),
+        "MIT's unwrap of an unframed token"
+    );
+
     let mut changed = context
         .wrap(context.seq_send + 100, true, b"changed")
         .unwrap();

@@ -42,7 +42,9 @@ pub struct AcceptorOptions<'a> {
     pub channel_bindings: Option<&'a ChannelBindings>,
     /// With mutual authentication, send a fresh acceptor subkey in the
     /// AP-REP (true, as MIT's acceptor always does for RFC 4121 enctypes),
-    /// or keep the initiator's subkey as the context key (false).
+    /// or keep the initiator's subkey as the context key (false). Even when
+    /// true, none is sent for a des3 or rc4-hmac key whose enctype the
+    /// negotiation keeps, because MIT's initiator ignores such a subkey.
     pub acceptor_subkey: bool,
 }
 

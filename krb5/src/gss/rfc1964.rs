@@ -10,8 +10,8 @@
 //! TOK_ID is 01 01 for a MIC token and 02 01 for a Wrap token. SGN_ALG is
 //! 04 00 (HMAC-SHA1 with a des3 derived key) or 11 00 (HMAC-MD5). SEAL_ALG is
 //! 02 00 (des3) or 10 00 (RC4) in a sealed Wrap token and ff ff otherwise.
-//! The facts below follow MIT krb5 1.20 (`k5seal.c`, `k5unseal.c`,
-//! `util_seqnum.c`):
+//! The facts below follow MIT krb5's `k5seal.c` and `k5unseal.c`, and
+//! tests/gss_mit_legacy.rs checks them against MIT krb5 1.20:
 //!
 //! * SGN_CKSUM covers the 8 bytes from TOK_ID to the filler, followed by the
 //!   message (MIC) or by confounder, message and padding before encryption
@@ -21,13 +21,13 @@
 //! * SND_SEQ is the encryption of the 32-bit sequence number followed by four
 //!   direction bytes, 00 when the initiator sends and ff when the acceptor
 //!   sends. des3 writes the number little-endian and encrypts with triple
-//!   DES in CBC mode under the session key itself, with the first 8 bytes of
+//!   DES in CBC mode under the context key itself, with the first 8 bytes of
 //!   SGN_CKSUM as IV. rc4-hmac writes it big-endian and applies RC4 keyed
-//!   from the session key and SGN_CKSUM.
-//! * des3 pads to a multiple of 8 bytes with 1 to 8 bytes that each hold the
-//!   pad length, and seals with triple DES in CBC mode under the session key
-//!   with a zero IV. rc4-hmac pads with one byte 01 and seals confounder,
-//!   message and padding in one RC4 stream keyed from the session key XOR f0
+//!   from the context key and SGN_CKSUM.
+//! * des3 pads to a multiple of 8 bytes with 1 to 8 bytes that each contain
+//!   the pad length, and seals with triple DES in CBC mode under the context
+//!   key with a zero IV. rc4-hmac pads with one byte 01 and seals confounder,
+//!   message and padding in one RC4 stream keyed from the context key XOR f0
 //!   and the big-endian sequence number.
 //!
 //! Tokens are sent inside the RFC 2743 framing with the krb5 OID, as MIT does.
@@ -254,7 +254,7 @@ fn check_direction(direction: [u8; 4], sent_by_acceptor: bool) -> Result<(), Rfc
     Ok(())
 }
 
-/// Applies the rc4-hmac Wrap cipher: RC4 keyed from the session key XOR f0
+/// Applies the rc4-hmac Wrap cipher: RC4 keyed from the context key XOR f0
 /// and the big-endian sequence number (RFC 4757 §7.3).
 fn rc4_seal_data(key: &Key, seq: u32, data: &mut [u8]) -> Result<(), Rfc1964Error> {
     let local: Zeroizing<Vec<u8>> = Zeroizing::new(key.bytes().iter().map(|b| b ^ 0xf0).collect());
