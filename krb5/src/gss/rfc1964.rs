@@ -600,8 +600,8 @@ mod tests {
     }
 
     // Known answers computed by this module, to pin the byte layout.
-    // tests/gss_mit_legacy.rs checks the same tokens against MIT krb5 1.20
-    // at run time.
+    // tests/gss_mit_legacy.rs checks tokens of this format against MIT
+    // krb5 1.20 at run time.
     #[test]
     fn known_answers() {
         let cases = [
