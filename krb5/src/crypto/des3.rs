@@ -85,30 +85,11 @@ impl BasicCipher for Des3Cbc {
     }
 
     fn encrypt(&self, buf: &mut [u8]) -> Result<(), CryptoError> {
-        let blocks = whole_blocks(buf)?;
-        let mut chain = Block::<TdesEde3>::default();
-        for block in blocks {
-            for (b, c) in block.iter_mut().zip(chain.iter()) {
-                *b ^= c;
-            }
-            self.0.encrypt_block(block);
-            chain = *block;
-        }
-        Ok(())
+        self.encrypt_cbc(&[0; 8], buf)
     }
 
     fn decrypt(&self, buf: &mut [u8]) -> Result<(), CryptoError> {
-        let blocks = whole_blocks(buf)?;
-        let mut chain = Block::<TdesEde3>::default();
-        for block in blocks {
-            let next_chain = *block;
-            self.0.decrypt_block(block);
-            for (b, c) in block.iter_mut().zip(chain.iter()) {
-                *b ^= c;
-            }
-            chain = next_chain;
-        }
-        Ok(())
+        self.decrypt_cbc(&[0; 8], buf)
     }
 
     /// Turns 21 random bytes into a 24-byte key, 7 bytes per DES key.
@@ -121,6 +102,47 @@ impl BasicCipher for Des3Cbc {
         }
         key
     }
+}
+
+impl Des3Cbc {
+    fn encrypt_cbc(&self, iv: &[u8; 8], buf: &mut [u8]) -> Result<(), CryptoError> {
+        let blocks = whole_blocks(buf)?;
+        let mut chain = Block::<TdesEde3>::from(*iv);
+        for block in blocks {
+            for (b, c) in block.iter_mut().zip(chain.iter()) {
+                *b ^= c;
+            }
+            self.0.encrypt_block(block);
+            chain = *block;
+        }
+        Ok(())
+    }
+
+    fn decrypt_cbc(&self, iv: &[u8; 8], buf: &mut [u8]) -> Result<(), CryptoError> {
+        let blocks = whole_blocks(buf)?;
+        let mut chain = Block::<TdesEde3>::from(*iv);
+        for block in blocks {
+            let next_chain = *block;
+            self.0.decrypt_block(block);
+            for (b, c) in block.iter_mut().zip(chain.iter()) {
+                *b ^= c;
+            }
+            chain = next_chain;
+        }
+        Ok(())
+    }
+}
+
+/// Encrypts `buf` in place with triple DES in CBC mode under the 24-byte
+/// `key` itself (no key derivation, confounder or checksum) and `iv`. RFC 1964
+/// tokens for des3 use this, as MIT krb5's des3-cbc-raw enctype does.
+pub(crate) fn raw_cbc_encrypt(key: &[u8], iv: &[u8; 8], buf: &mut [u8]) -> Result<(), CryptoError> {
+    Des3Cbc::new(key)?.encrypt_cbc(iv, buf)
+}
+
+/// Decrypts what [`raw_cbc_encrypt`] produced.
+pub(crate) fn raw_cbc_decrypt(key: &[u8], iv: &[u8; 8], buf: &mut [u8]) -> Result<(), CryptoError> {
+    Des3Cbc::new(key)?.decrypt_cbc(iv, buf)
 }
 
 fn whole_blocks(buf: &mut [u8]) -> Result<&mut [Block<TdesEde3>], CryptoError> {

@@ -28,8 +28,14 @@ mod rfc4757;
 mod rfc6803;
 mod rfc8009;
 
+#[cfg(feature = "legacy-enctypes")]
+pub(crate) use des3::{
+    raw_cbc_decrypt as des3_raw_cbc_decrypt, raw_cbc_encrypt as des3_raw_cbc_encrypt,
+};
 pub use nfold::nfold;
 pub use profile::Profile;
+#[cfg(feature = "legacy-enctypes")]
+pub(crate) use rfc4757::gss_rc4;
 
 /// Errors from key handling, encryption and checksums.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -341,7 +347,7 @@ fn find_profile(enctype: i32) -> Result<&'static Profile, CryptoError> {
     profile::find(enctype).ok_or(CryptoError::UnsupportedEnctype(enctype))
 }
 
-fn fill_random(buf: &mut [u8]) -> Result<(), CryptoError> {
+pub(crate) fn fill_random(buf: &mut [u8]) -> Result<(), CryptoError> {
     getrandom::fill(buf).map_err(|e| CryptoError::Random(e.to_string()))
 }
 

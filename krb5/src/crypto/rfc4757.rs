@@ -53,6 +53,16 @@ fn rc4_apply(key: &[u8], buf: &mut [u8]) -> Result<(), CryptoError> {
     Ok(())
 }
 
+/// Applies RC4 keyed with HMAC-MD5(HMAC-MD5(`key`, four zero bytes),
+/// `salt`) to `buf`: the Kseq and Kcrypt derivations of RFC 4757 §7.2 and
+/// §7.3 for the non-exportable enctype, where `salt` is the token checksum
+/// or the big-endian sequence number.
+pub(crate) fn gss_rc4(key: &[u8], salt: &[u8], buf: &mut [u8]) -> Result<(), CryptoError> {
+    let k1 = hmac_md5(key, &[&0u32.to_le_bytes()]);
+    let k3 = hmac_md5(&k1[..], &[salt]);
+    rc4_apply(&k3[..], buf)
+}
+
 impl Rc4Hmac {
     /// Decrypts with the usage key of one usage number, returning the
     /// plaintext (confounder included) if the checksum matches.

@@ -42,7 +42,9 @@ pub struct AcceptorOptions<'a> {
     pub channel_bindings: Option<&'a ChannelBindings>,
     /// With mutual authentication, send a fresh acceptor subkey in the
     /// AP-REP (true, as MIT's acceptor always does for RFC 4121 enctypes),
-    /// or keep the initiator's subkey as the context key (false).
+    /// or keep the initiator's subkey as the context key (false). Even when
+    /// true, none is sent for a des3 or rc4-hmac key whose enctype the
+    /// negotiation keeps, because MIT's initiator ignores such a subkey.
     pub acceptor_subkey: bool,
 }
 
@@ -137,8 +139,10 @@ pub fn accept_sec_context(
                 ),
             )
         })?;
+    let padding = entry.key.profile().map_or(1, |p| p.padding);
     let ticket =
-        messages::decode_enc_ticket_part(&plaintext).map_err(|e| defective(e.to_string()))?;
+        messages::decode_enc_ticket_part(messages::strip_cipher_padding(&plaintext, padding))
+            .map_err(|e| defective(e.to_string()))?;
     let client =
         convert::principal(&ticket.cname, &ticket.crealm).map_err(|e| defective(e.to_string()))?;
 
@@ -174,8 +178,10 @@ pub fn accept_sec_context(
                 format!("cannot decrypt the authenticator of {client}: {e}"),
             )
         })?;
+    let padding = session_key.profile().map_or(1, |p| p.padding);
     let authenticator =
-        messages::decode_authenticator(&plaintext).map_err(|e| defective(e.to_string()))?;
+        messages::decode_authenticator(messages::strip_cipher_padding(&plaintext, padding))
+            .map_err(|e| defective(e.to_string()))?;
     let auth_client = convert::principal(&authenticator.cname, &authenticator.crealm)
         .map_err(|e| defective(e.to_string()))?;
     if !auth_client.same_name(&client) {
@@ -229,10 +235,18 @@ pub fn accept_sec_context(
     // acceptor subkey of the negotiated enctype, sent in the AP-REP.
     let initiator_subkey = authenticator.subkey.as_ref().map(convert::key);
     let seq_recv = authenticator.seq_number.unwrap_or(0);
-    let (key, acceptor_subkey, seq_send, output_token) = if mutual && options.acceptor_subkey {
-        let base = initiator_subkey.as_ref().unwrap_or(&session_key);
-        let enctype = negotiate_enctype(offered.as_deref(), options.enctypes, base.enctype())
+    let base_enctype = initiator_subkey.as_ref().unwrap_or(&session_key).enctype();
+    let subkey_enctype = if mutual && options.acceptor_subkey {
+        let enctype = negotiate_enctype(offered.as_deref(), options.enctypes, base_enctype)
             .map_err(|message| GssError::new(major::FAILURE, 0, message))?;
+        // MIT's initiator (krb5 1.20, init_sec_context.c) ignores an
+        // acceptor subkey of its own key's enctype when that enctype
+        // predates RFC 4121, so we send none then, as MIT's acceptor does.
+        Some(enctype).filter(|e| *e != base_enctype || !crypto::is_weak(*e))
+    } else {
+        None
+    };
+    let (key, acceptor_subkey, seq_send, output_token) = if let Some(enctype) = subkey_enctype {
         let subkey = Key::random(enctype)
             .map_err(|e| GssError::new(major::FAILURE, 0, format!("cannot make a subkey: {e}")))?;
         let seq_send = random_seq()?;

@@ -7,6 +7,12 @@
 //! kernel. The `_sequenced` methods take the next SND_SEQ from the context's
 //! [`SequenceState`] and check received ones against its window, as
 //! `gss_get_mic`, `gss_verify_mic`, `gss_wrap` and `gss_unwrap` do.
+//!
+//! With the `legacy-enctypes` feature, a context whose key is des3-cbc-sha1
+//! (16) or rc4-hmac (23) uses the RFC 1964 tokens of [`super::rfc1964`], as
+//! MIT krb5 does. Every other enctype uses the RFC 4121 tokens. RFC 1964
+//! sequence numbers are 32 bits wide and wrap to 0 after 2^32 - 1, and the
+//! receive window of such a context follows that wrap.
 
 use super::lucid::{ExportError, LucidContext};
 use super::mic::{self, token_flags, MicError};
@@ -73,17 +79,45 @@ impl EstablishedContext {
 
     /// Makes a MIC token over `message` with sequence number `seq`.
     pub fn get_mic(&self, seq: u64, message: &[u8]) -> Result<Vec<u8>, MicError> {
+        #[cfg(feature = "legacy-enctypes")]
+        if super::rfc1964::uses_rfc1964(self.key.enctype()) {
+            return Ok(super::rfc1964::get_mic(
+                &self.key,
+                !self.initiator,
+                seq,
+                message,
+            )?);
+        }
         mic::get_mic(&self.key, self.flags_from(!self.initiator), seq, message)
     }
 
     /// Verifies the peer's MIC token over `message` and returns its sequence number.
     pub fn verify_mic(&self, message: &[u8], token: &[u8]) -> Result<u64, MicError> {
+        #[cfg(feature = "legacy-enctypes")]
+        if super::rfc1964::uses_rfc1964(self.key.enctype()) {
+            return Ok(super::rfc1964::verify_mic(
+                &self.key,
+                self.initiator,
+                message,
+                token,
+            )?);
+        }
         mic::verify_mic(&self.key, self.flags_from(self.initiator), message, token)
     }
 
     /// Makes a Wrap token over `message` with sequence number `seq`,
     /// encrypted when `seal` is true.
     pub fn wrap(&self, seq: u64, seal: bool, message: &[u8]) -> Result<Vec<u8>, WrapError> {
+        #[cfg(feature = "legacy-enctypes")]
+        if super::rfc1964::uses_rfc1964(self.key.enctype()) {
+            return Ok(super::rfc1964::wrap(
+                &self.key,
+                !self.initiator,
+                seq,
+                seal,
+                message,
+            )?);
+        }
         wrap::wrap(
             &self.key,
             self.flags_from(!self.initiator),
@@ -95,7 +129,21 @@ impl EstablishedContext {
 
     /// Checks and opens the peer's Wrap token, without sequence checks.
     pub fn unwrap(&self, token: &[u8]) -> Result<Unwrapped, WrapError> {
+        #[cfg(feature = "legacy-enctypes")]
+        if super::rfc1964::uses_rfc1964(self.key.enctype()) {
+            return Ok(super::rfc1964::unwrap(&self.key, self.initiator, token)?);
+        }
         wrap::unwrap(&self.key, self.flags_from(self.initiator), token)
+    }
+
+    /// Checks a received SND_SEQ against the receive window.
+    fn check_received(&mut self, seq: u64) -> u32 {
+        #[cfg(feature = "legacy-enctypes")]
+        if super::rfc1964::uses_rfc1964(self.key.enctype()) {
+            // RFC 1964 tokens carry 32 bits, so `seq` fits.
+            return self.sequence.receive.check_32bit(seq as u32);
+        }
+        self.sequence.receive.check(seq)
     }
 
     /// Makes a MIC token with the next send sequence number.
@@ -110,7 +158,7 @@ impl EstablishedContext {
     /// (`major::DUPLICATE_TOKEN` and the others), 0 for a token in sequence.
     pub fn verify_mic_sequenced(&mut self, message: &[u8], token: &[u8]) -> Result<u32, GssError> {
         let seq = self.verify_mic(message, token)?;
-        Ok(self.sequence.receive.check(seq))
+        Ok(self.check_received(seq))
     }
 
     /// Makes a Wrap token with the next send sequence number.
@@ -125,7 +173,7 @@ impl EstablishedContext {
     /// status bits, as [`Self::verify_mic_sequenced`] does.
     pub fn unwrap_sequenced(&mut self, token: &[u8]) -> Result<(Unwrapped, u32), GssError> {
         let unwrapped = self.unwrap(token)?;
-        let status = self.sequence.receive.check(unwrapped.seq);
+        let status = self.check_received(unwrapped.seq);
         Ok((unwrapped, status))
     }
 }

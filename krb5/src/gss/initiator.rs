@@ -211,8 +211,10 @@ impl PendingContext {
                     format!("cannot decrypt the AP-REP from {}: {e}", self.server),
                 )
             })?;
+        let padding = self.session_key.profile().map_or(1, |p| p.padding);
         let part =
-            messages::decode_enc_ap_rep_part(&plaintext).map_err(|e| defective(e.to_string()))?;
+            messages::decode_enc_ap_rep_part(messages::strip_cipher_padding(&plaintext, padding))
+                .map_err(|e| defective(e.to_string()))?;
 
         let cusec = i64::try_from(&part.cusec).unwrap_or(-1);
         if time::to_unix(&part.ctime) != self.ctime || cusec != i64::from(self.cusec) {
@@ -242,6 +244,12 @@ impl PendingContext {
             }
             key.profile().map_err(|e| failure(0, e.to_string()))?;
         }
+        // Like MIT's initiator (krb5 1.20, init_sec_context.c), keep an
+        // acceptor subkey of our own key's enctype only for RFC 4121
+        // enctypes. An RFC 1964 acceptor keeps using our key then.
+        let own_enctype = self.subkey.enctype();
+        let acceptor_subkey = acceptor_subkey
+            .filter(|key| key.enctype() != own_enctype || !crate::crypto::is_weak(own_enctype));
         let seq_recv = part.seq_number.unwrap_or(0);
         Ok(self.established(acceptor_subkey, seq_recv))
     }

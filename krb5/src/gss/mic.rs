@@ -41,6 +41,9 @@ pub enum MicError {
     UnsupportedEnctype(i32),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    #[cfg(feature = "legacy-enctypes")]
+    #[error(transparent)]
+    Rfc1964(#[from] super::rfc1964::Rfc1964Error),
 }
 
 impl MicError {
@@ -60,6 +63,8 @@ impl MicError {
             }
             MicError::BadFlags { .. } | MicError::BadSignature => (major::BAD_SIG, 0),
             MicError::UnsupportedEnctype(_) | MicError::Crypto(_) => (major::FAILURE, 0),
+            #[cfg(feature = "legacy-enctypes")]
+            MicError::Rfc1964(error) => (error.major(), 0),
         }
     }
 

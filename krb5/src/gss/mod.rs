@@ -7,6 +7,8 @@ pub mod initiator;
 pub mod lucid;
 pub mod mic;
 pub mod replay;
+#[cfg(feature = "legacy-enctypes")]
+pub mod rfc1964;
 pub mod sequence;
 pub mod status;
 pub mod token;

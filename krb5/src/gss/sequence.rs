@@ -113,6 +113,14 @@ impl ReceiveWindow {
             0
         }
     }
+
+    /// Records a 32-bit SND_SEQ of an RFC 1964 token, as [`Self::check`]
+    /// does. The number is taken relative to the initial one modulo 2^32,
+    /// because it wraps to 0 after 2^32 - 1.
+    pub fn check_32bit(&mut self, seq: u32) -> u32 {
+        let relative = seq.wrapping_sub(self.base as u32);
+        self.check(self.base.wrapping_add(u64::from(relative)))
+    }
 }
 
 #[cfg(test)]

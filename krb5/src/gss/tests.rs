@@ -109,32 +109,39 @@ fn acceptor_options(enctypes: &[i32]) -> AcceptorOptions<'_> {
     }
 }
 
+/// Runs a mutual AP exchange with default options in a realm whose keys
+/// and session key have enctype `e`. Returns the realm, the initiator's
+/// context and the acceptor's.
+fn mutual_contexts(e: i32) -> (Realm, EstablishedContext, EstablishedContext) {
+    let (realm, service_key) = realm(e);
+    let ticket = mint_ticket(&realm, &service_key, e, NOW + 3600);
+    let options = InitiatorOptions {
+        flags: RPCSEC_GSS_FLAGS,
+        enctypes: &[],
+        now: (NOW, 123),
+        channel_bindings: None,
+    };
+    let InitStep::ContinueNeeded(pending, token) = init_sec_context(&ticket, &options).unwrap()
+    else {
+        panic!("mutual authentication must need a reply");
+    };
+
+    let accepted = accept_sec_context(
+        &realm.keytab,
+        &ReplayCache::new(),
+        &acceptor_options(&[]),
+        &token,
+    )
+    .map_err(|r| r.error)
+    .unwrap();
+    let initiator = pending.complete(&accepted.output_token).unwrap();
+    (realm, initiator, accepted.context)
+}
+
 #[test]
 fn round_trip_every_enctype() {
     for e in [17, 18, 19, 20, 25, 26] {
-        let (realm, service_key) = realm(e);
-        let ticket = mint_ticket(&realm, &service_key, e, NOW + 3600);
-        let options = InitiatorOptions {
-            flags: RPCSEC_GSS_FLAGS,
-            enctypes: &[],
-            now: (NOW, 123),
-            channel_bindings: None,
-        };
-        let InitStep::ContinueNeeded(pending, token) = init_sec_context(&ticket, &options).unwrap()
-        else {
-            panic!("mutual authentication must need a reply");
-        };
-
-        let accepted = accept_sec_context(
-            &realm.keytab,
-            &ReplayCache::new(),
-            &acceptor_options(&[]),
-            &token,
-        )
-        .map_err(|r| r.error)
-        .unwrap();
-        let initiator = pending.complete(&accepted.output_token).unwrap();
-        let acceptor = accepted.context;
+        let (realm, initiator, acceptor) = mutual_contexts(e);
 
         assert_eq!(initiator.key, acceptor.key, "enctype {e}");
         assert_eq!(initiator.key.enctype(), e);
@@ -543,4 +550,23 @@ fn rpcsec_flags_keep_no_receive_checks() {
     let mic = initiator.get_mic(initiator.seq_send, b"call").unwrap();
     assert_eq!(acceptor.verify_mic_sequenced(b"call", &mic), Ok(0));
     assert_eq!(acceptor.verify_mic_sequenced(b"call", &mic), Ok(0));
+}
+
+/// For des3 and rc4-hmac our acceptor sends no subkey of the same enctype,
+/// because MIT's initiator would ignore it, and both sides then use RFC 1964
+/// tokens under the initiator's key.
+#[cfg(feature = "legacy-enctypes")]
+#[test]
+fn legacy_enctypes_get_no_acceptor_subkey() {
+    for e in [enctype::DES3_CBC_SHA1, enctype::RC4_HMAC] {
+        let (_, initiator, acceptor) = mutual_contexts(e);
+
+        assert!(!acceptor.acceptor_subkey, "enctype {e}");
+        assert!(!initiator.acceptor_subkey, "enctype {e}");
+        assert_eq!(initiator.key, acceptor.key, "enctype {e}");
+        assert_eq!(acceptor.key.enctype(), e);
+
+        let mic = initiator.get_mic(initiator.seq_send, b"call").unwrap();
+        assert_eq!(acceptor.verify_mic(b"call", &mic), Ok(initiator.seq_send));
+    }
 }

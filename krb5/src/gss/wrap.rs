@@ -55,6 +55,9 @@ pub enum WrapError {
     UnsupportedEnctype(i32),
     #[error(transparent)]
     Crypto(CryptoError),
+    #[cfg(feature = "legacy-enctypes")]
+    #[error(transparent)]
+    Rfc1964(#[from] super::rfc1964::Rfc1964Error),
 }
 
 impl WrapError {
@@ -65,6 +68,8 @@ impl WrapError {
             Self::UnsupportedEnctype(_) | Self::MessageTooLong(_) | Self::Crypto(_) => {
                 major::FAILURE
             }
+            #[cfg(feature = "legacy-enctypes")]
+            Self::Rfc1964(error) => error.major(),
             _ => major::DEFECTIVE_TOKEN,
         }
     }

@@ -45,8 +45,9 @@ pub(super) fn decrypt_enc_part(
             source,
         }
     })?);
-    let (part, _tag) =
-        decode_enc_kdc_rep_part(&plaintext).map_err(|source| invalid(principal, source))?;
+    let padding = key.profile().map_or(1, |p| p.padding);
+    let (part, _tag) = decode_enc_kdc_rep_part(messages::strip_cipher_padding(&plaintext, padding))
+        .map_err(|source| invalid(principal, source))?;
     Ok(part)
 }
 

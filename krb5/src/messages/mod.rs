@@ -89,6 +89,44 @@ pub fn decode<T: rasn::Decode>(input: &[u8], asn1_type: &'static str) -> Result<
     })
 }
 
+/// Returns `plaintext` without the bytes that a block cipher's padding left
+/// after its one DER value. Enctypes with a `padding` above 1 (des3-cbc-sha1
+/// pads to 8 bytes, RFC 3961 §5.3) decrypt to the value followed by up to
+/// `padding - 1` filler bytes, which MIT krb5's decoder ignores. Any other
+/// input comes back unchanged, for [`decode`] to judge.
+pub fn strip_cipher_padding(plaintext: &[u8], padding: usize) -> &[u8] {
+    let Some(value_len) = der_value_len(plaintext) else {
+        return plaintext;
+    };
+    if value_len <= plaintext.len() && plaintext.len() - value_len < padding {
+        &plaintext[..value_len]
+    } else {
+        plaintext
+    }
+}
+
+/// Reads the single-byte tag and the definite length of a DER value and
+/// returns the value's whole length, or None if they are not well formed.
+fn der_value_len(input: &[u8]) -> Option<usize> {
+    let tag = *input.first()?;
+    if tag & 0x1f == 0x1f {
+        return None;
+    }
+    let first = *input.get(1)?;
+    if first < 0x80 {
+        return Some(2 + usize::from(first));
+    }
+    let count = usize::from(first & 0x7f);
+    if count == 0 || count > 4 {
+        return None;
+    }
+    let bytes = input.get(2..2 + count)?;
+    let len = bytes
+        .iter()
+        .fold(0usize, |acc, b| acc << 8 | usize::from(*b));
+    Some(2 + count + len)
+}
+
 /// Encodes `value` in DER, named `asn1_type` in errors.
 pub fn encode<T: rasn::Encode>(
     value: &T,

@@ -415,3 +415,22 @@ fn real_mit_messages_decode() {
         0
     );
 }
+
+#[test]
+fn strip_cipher_padding_drops_only_block_filler() {
+    let value = [0x30, 0x03, 0x02, 0x01, 0x05];
+    let mut padded = value.to_vec();
+    padded.extend_from_slice(&[0, 0, 0]);
+    assert_eq!(strip_cipher_padding(&padded, 8), &value);
+    assert_eq!(strip_cipher_padding(&padded, 1), padded.as_slice());
+    assert_eq!(strip_cipher_padding(&value, 8), &value);
+
+    let mut long = value.to_vec();
+    long.extend_from_slice(&[0; 8]);
+    assert_eq!(strip_cipher_padding(&long, 8), long.as_slice());
+    assert_eq!(strip_cipher_padding(&[0x30, 0x84], 8), &[0x30, 0x84]);
+    assert_eq!(
+        strip_cipher_padding(&[0x30, 0x09, 0x02], 8),
+        &[0x30, 0x09, 0x02]
+    );
+}
