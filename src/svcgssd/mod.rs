@@ -404,7 +404,11 @@ fn build_server(options: &Options) -> Result<Server, String> {
         .try_into()
         .unwrap_or(i64::MAX);
     let enctypes = kernel_enctypes(&options.proc_dir);
-    info!("kernel enctypes: {enctypes:?}");
+    if enctypes.is_empty() {
+        info!("the kernel lists no enctypes, so every enctype of the keytab is allowed");
+    } else {
+        info!("kernel enctypes: {enctypes:?}");
+    }
 
     Ok(Server {
         credential: AcceptorCredential {
