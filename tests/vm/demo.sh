@@ -99,7 +99,11 @@ cargo build --release --bin rgssd
 
 WORKDIR=${WORKDIR:-/var/tmp/rgssd-vm}
 RUN_DIR=${RUN_DIR:-$WORKDIR/runs/$(date -u +%Y%m%dT%H%M%SZ)-demo}
-export WORKDIR RUN_DIR
+# Installing Debian 12's QEMU may replace a newer qemu-utils that some
+# images carry, which run.sh refuses without this; APT_ALLOW_REMOVE=0 keeps
+# that refusal.
+APT_ALLOW_REMOVE=${APT_ALLOW_REMOVE:-1}
+export WORKDIR RUN_DIR APT_ALLOW_REMOVE
 status=0
 GSSD=rgssd SVCGSSD=rgssd RGSSD_BIN="$REPO_DIR/target/release/rgssd" "$REPO_DIR/tests/vm/run.sh" || status=$?
 report "$RUN_DIR" "$status"
