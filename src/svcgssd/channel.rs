@@ -33,6 +33,16 @@ impl Channels {
     }
 }
 
+/// Returns true if a read of the init channel failed because the request
+/// at the head of the kernel's queue does not fit one page hex-encoded.
+/// The kernel keeps that request queued, so every later read fails the
+/// same way until it expires (net/sunrpc/cache.c, Linux 6.12). Flushing the
+/// cache does not help: the waiting nfsd request is run again at once and
+/// queues the same token.
+pub fn is_oversized_request(error: &io::Error) -> bool {
+    error.raw_os_error() == Some(nix::libc::E2BIG)
+}
+
 /// Opens the init channel for reading and writing, retrying while it does
 /// not exist (the auth_rpcgss module is not loaded yet) as rpc.svcgssd
 /// does: every second for ten tries, then every ten seconds.
@@ -88,4 +98,17 @@ pub fn write_record(file: &mut File, record: &str) -> io::Result<()> {
 pub fn write_context_record(path: &Path, record: &str) -> io::Result<()> {
     let mut file = OpenOptions::new().write(true).open(path)?;
     write_record(&mut file, record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_request_is_e2big() {
+        let e2big = io::Error::from_raw_os_error(nix::libc::E2BIG);
+        assert!(is_oversized_request(&e2big));
+        let other = io::Error::from_raw_os_error(nix::libc::EIO);
+        assert!(!is_oversized_request(&other));
+    }
 }

@@ -457,6 +457,7 @@ fn serve(
 ) -> i32 {
     let (sender, receiver) = mpsc::sync_channel::<Vec<u8>>(WORKERS * 4);
     let receiver = Arc::new(std::sync::Mutex::new(receiver));
+    let mut last_oversized: Option<Instant> = None;
 
     let mut init = channel::open_init_channel(&channels.init, |attempt, e| {
         if attempt == 1 || attempt % 10 == 0 {
@@ -498,6 +499,22 @@ fn serve(
                 }
             }
             Ok(None) => {}
+            Err(e) if channel::is_oversized_request(&e) => {
+                // The kernel keeps the oversized request at the head of the
+                // queue until it expires, so reads fail the same way until
+                // then; one warning a minute is enough.
+                let now = Instant::now();
+                if last_oversized
+                    .is_none_or(|last| now.duration_since(last) >= Duration::from_secs(60))
+                {
+                    warn!(
+                        "a client's RPCSEC_GSS token is too large for {} (the kernel logs 'RPCSEC/GSS credential too large'), such as a ticket with a large PAC. The kernel keeps it queued, which delays every later request until it expires (up to 2 minutes). Run svcgssd with --mode proxy to accept such tokens",
+                        channels.init.display()
+                    );
+                    last_oversized = Some(now);
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
             Err(e) => {
                 warn!(
                     "reading {} failed: {e}; reopening it",

@@ -697,6 +697,16 @@ test_user_cases() {
     as_user carol klist > "$LOGS/klist-carol.txt" 2>&1
     check "$tag: carol with expired ticket gets Key has expired" expect_error carol "Key has expired" "$MNT/users/carol.txt"
 
+    if [ "$CONCURRENT_USERS" -gt 0 ]; then
+        if check "$CONCURRENT_USERS users kinit" kinit_load_users; then
+            check "$tag: $CONCURRENT_USERS users access at once" concurrent_first_access "$MNT/users"
+        else
+            not_run "$tag: $CONCURRENT_USERS users access at once" "kinit failed"
+        fi
+    fi
+
+    # dave comes last: on the procfs channel the kernel keeps his oversized
+    # request queued, which delays every later request until it expires.
     if ! check "dave kinit with an 800-character name" kinit_user dave "$DAVE_PRINCIPAL"; then
         not_run "$tag: dave's large ticket" "kinit failed"
     elif [ "$SVCGSSD_MODE" = proxy ]; then
@@ -707,14 +717,6 @@ test_user_cases() {
         fi
     else
         check "$tag: dave's ticket over 2 KiB fails on the procfs channel" large_ticket_fails_on_procfs "$MNT/users/dave.txt"
-    fi
-
-    if [ "$CONCURRENT_USERS" -gt 0 ]; then
-        if check "$CONCURRENT_USERS users kinit" kinit_load_users; then
-            check "$tag: $CONCURRENT_USERS users access at once" concurrent_first_access "$MNT/users"
-        else
-            not_run "$tag: $CONCURRENT_USERS users access at once" "kinit failed"
-        fi
     fi
     limit umount "$MNT" || say "umount of $tag failed"
 }
