@@ -229,14 +229,15 @@ fn describe(identity: &Identity) -> String {
     }
 }
 
+/// The test server and recorded request, shared with the gss-proxy service tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::kernel::qword::QwordReader;
     use krb5::keytab::Keytab;
 
     /// 2026-12-04 20:09:06 UTC, when the request was recorded.
-    const RECORDED_AT: i64 = 1_796_414_946;
+    pub(crate) const RECORDED_AT: i64 = 1_796_414_946;
 
     struct Fixed(Identity);
 
@@ -246,7 +247,7 @@ mod tests {
         }
     }
 
-    fn server(identity: Identity) -> Server {
+    pub(crate) fn server(identity: Identity) -> Server {
         let keytab = Keytab::parse(include_bytes!(
             "../../krb5/tests/data/mit-keytab-host-aes-sha1.bin"
         ))
@@ -266,7 +267,7 @@ mod tests {
 
     /// Returns a request that Linux 6.12 wrote for MIT's rpc.gssd (machine
     /// credentials of nfs/nfs.example.test).
-    fn recorded_request() -> InitRequest {
+    pub(crate) fn recorded_request() -> InitRequest {
         InitRequest::parse(include_bytes!(
             "../../tests/data/kernel/init-request-krb5.txt"
         ))

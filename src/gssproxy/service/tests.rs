@@ -1,52 +1,11 @@
-use std::sync::Arc;
-
-use krb5::gss::replay::ReplayCache;
-use krb5::keytab::Keytab;
-use krb5::Principal;
-
 use super::*;
-use crate::idmap::{IdentityMapper, IdmapError};
-use crate::kernel::rpcsec::{Identity, InitRequest};
-use crate::mech::AcceptorCredential;
-use crate::svcgssd::handler::HandleAllocator;
-
-/// 2026-12-04 20:09:06 UTC, when the recorded token was made.
-const RECORDED_AT: i64 = 1_796_414_946;
-
-struct Fixed(Identity);
-
-impl IdentityMapper for Fixed {
-    fn map(&self, _: &Principal) -> Result<Identity, IdmapError> {
-        Ok(self.0.clone())
-    }
-}
-
-fn server(identity: Identity) -> Server {
-    let keytab = Keytab::parse(include_bytes!(
-        "../../../krb5/tests/data/mit-keytab-host-aes-sha1.bin"
-    ))
-    .unwrap();
-    Server {
-        credential: AcceptorCredential {
-            keytab: Arc::new(keytab),
-            principal: None,
-        },
-        replay_cache: Arc::new(ReplayCache::new()),
-        enctypes: vec![20, 19, 18, 17],
-        clockskew: 300,
-        mapper: Box::new(Fixed(identity)),
-        handles: Arc::new(HandleAllocator::with_prefix([1, 2, 3, 4])),
-    }
-}
+use crate::kernel::rpcsec::Identity;
+use crate::svcgssd::handler::tests::{recorded_request, server, RECORDED_AT};
 
 /// Returns the AP-REQ that Linux 6.12's client sent for MIT's rpc.gssd with the
 /// machine credentials of nfs/nfs.example.test.
 fn recorded_token() -> Vec<u8> {
-    InitRequest::parse(include_bytes!(
-        "../../../tests/data/kernel/init-request-krb5.txt"
-    ))
-    .unwrap()
-    .token
+    recorded_request().token
 }
 
 fn opaque(out: &mut Vec<u8>, bytes: &[u8]) {
