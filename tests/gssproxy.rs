@@ -357,8 +357,8 @@ fn proxy_mode_accepts_normal_and_64_kib_tickets() {
     assert_eq!(result.status.major_status, u64::from(9u32 << 16));
     establish(&mut stream, 4, &mint_ticket(&setup.service_key, 0));
 
-    // Truncated arguments get GARBAGE_ARGS, a huge option count too, and
-    // a record too short for an xid is dropped; the connection then still
+    // Truncated arguments and a huge option count get GARBAGE_ARGS, and a
+    // record too short for an xid is dropped. The connection then still
     // serves a good call.
     let mut truncated = kernel_call(5, b"token");
     truncated.truncate(truncated.len() - 6);

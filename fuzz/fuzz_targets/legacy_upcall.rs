@@ -10,7 +10,8 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(parsed) = upcall::parse_legacy(data, mech) {
             assert_eq!(parsed.uid.to_ne_bytes().as_slice(), data);
             assert_eq!(parsed.mech, mech);
-            assert!(parsed.target.is_none() && parsed.service.is_none());
+            assert!(parsed.target.is_none());
+            assert!(parsed.service.is_none());
         }
     }
 });

@@ -17,8 +17,8 @@ pub struct Call<'a> {
     pub args: &'a [u8],
 }
 
-/// Why a message could not be taken as a call. Where the xid could be read,
-/// the server still answers with a reply that says why.
+/// The reason a message could not be decoded as a call. Where the xid could
+/// be read, the server still sends a reply that names the reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallError {
     #[error("malformed RPC call: {0}")]

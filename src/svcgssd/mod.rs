@@ -501,8 +501,8 @@ fn serve(
             Ok(None) => {}
             Err(e) if channel::is_oversized_request(&e) => {
                 // The kernel keeps the oversized request at the head of the
-                // queue until it expires, so reads fail the same way until
-                // then; one warning a minute is enough.
+                // queue until it expires, so every read fails the same way
+                // until then. One warning a minute is enough.
                 let now = Instant::now();
                 if last_oversized
                     .is_none_or(|last| now.duration_since(last) >= Duration::from_secs(60))

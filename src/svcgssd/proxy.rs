@@ -16,7 +16,7 @@ use crate::gssproxy::service;
 use crate::tools::FAILURE;
 
 /// Serves the gss-proxy socket if `options` and the kernel call for it.
-/// Each call uses the server that `server` holds at that moment, so a
+/// Each call uses the server that `server` contains at that moment, so a
 /// reload on SIGHUP takes effect. Returns `None` when the procfs channel
 /// should be served instead, and otherwise the exit status once the socket
 /// fails.

@@ -13,8 +13,8 @@ fn word(out: &mut Vec<u8>, value: u32) {
     out.extend_from_slice(&value.to_be_bytes());
 }
 
-/// The arguments exactly as the kernel's gssx_enc_accept_sec_context writes
-/// them for an INIT request carrying `token`.
+/// Builds the arguments exactly as the kernel's gssx_enc_accept_sec_context
+/// writes them for an INIT request carrying `token`.
 fn kernel_args(token: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     opaque(&mut out, b""); // locale
