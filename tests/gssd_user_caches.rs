@@ -109,8 +109,29 @@ fn settings(dirs: &[String], helper: bool) -> CredsSettings {
         ccache_dirs: dirs.to_vec(),
         preferred_realm: None,
         memory_cache: true,
-        user_helper: helper.then(|| PathBuf::from(env!("CARGO_BIN_EXE_rgssd"))),
+        user_helper: helper.then(|| helper_binary().to_path_buf()),
     }
+}
+
+/// Returns a link to, or a copy of, the rgssd binary that every user can run. The helper
+/// starts as the user, who may not reach the build directory (a checkout
+/// under a mode 0700 directory, for one); an installed rgssd is
+/// world-executable.
+fn helper_binary() -> &'static Path {
+    static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    COPY.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("rgssd-helper-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let copy = dir.join("rgssd");
+        let _ = fs::remove_file(&copy);
+        // A hard link costs no space; a copy serves across file systems.
+        if fs::hard_link(env!("CARGO_BIN_EXE_rgssd"), &copy).is_err() {
+            fs::copy(env!("CARGO_BIN_EXE_rgssd"), &copy).unwrap();
+        }
+        fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
+        copy
+    })
 }
 
 /// Looks up the TGT of `uid` as rpc.gssd does and returns its client name
