@@ -16,12 +16,11 @@ use std::time::{Duration, Instant};
 use krb5::credentials::Credential;
 use krb5::crypto::Key;
 use krb5::gss::initiator::{init_sec_context, InitStep, InitiatorOptions, RPCSEC_GSS_FLAGS};
-use krb5::iana::key_usage;
 use krb5::keytab::{Keytab, KeytabEntry};
-use krb5::messages::{self, convert, flags, time, EncTicketPart, EncryptedData, Ticket};
+use krb5::messages;
+use krb5::testing::TicketSpec;
 use krb5::Principal;
-use rasn::types::Integer;
-use rasn_kerberos::{AuthorizationDataValue, TicketFlags, TransitedEncoding};
+use rasn_kerberos::AuthorizationDataValue;
 use rgssd::gssproxy::gssx::{self, AcceptResult, LinuxCreds};
 
 const REALM: &str = "EXAMPLE.TEST";
@@ -150,64 +149,20 @@ fn now() -> (i64, u32) {
 fn mint_ticket(service_key: &Key, authz_len: usize) -> Credential {
     let (start, _) = now();
     let client = Principal::parse("alice@EXAMPLE.TEST", None).unwrap();
-    let session_key = Key::random(18).unwrap();
-    let (cname, crealm) = convert::principal_name(&client).unwrap();
-    let authorization_data = (authz_len > 0).then(|| {
+    let mut spec = TicketSpec::new(client, service(), start);
+    spec.session_key = Key::random(18).unwrap();
+    spec.kvno = 2;
+    if authz_len > 0 {
         let inner = vec![AuthorizationDataValue {
             r#type: PAC_AD_TYPE,
             data: vec![0x5a; authz_len].into(),
         }];
-        vec![AuthorizationDataValue {
+        spec.authorization_data = vec![AuthorizationDataValue {
             r#type: 1,
             data: messages::encode(&inner, "AD-IF-RELEVANT").unwrap().into(),
-        }]
-    });
-    let part = EncTicketPart {
-        flags: TicketFlags(flags::from_u32(0)),
-        key: convert::encryption_key(&session_key),
-        crealm,
-        cname,
-        transited: TransitedEncoding {
-            r#type: 1,
-            contents: Vec::new().into(),
-        },
-        auth_time: time::from_unix(start - 60).unwrap(),
-        start_time: None,
-        end_time: time::from_unix(start + 3600).unwrap(),
-        renew_till: None,
-        caddr: None,
-        authorization_data,
-    };
-    let plain = messages::encode(&part, "EncTicketPart").unwrap();
-    let cipher = service_key
-        .encrypt(key_usage::KDC_REP_TICKET, &plain)
-        .unwrap();
-    let (sname, srealm) = convert::principal_name(&service()).unwrap();
-    let ticket = Ticket {
-        tkt_vno: Integer::from(5),
-        realm: srealm,
-        sname,
-        enc_part: EncryptedData {
-            etype: service_key.enctype(),
-            kvno: Some(2),
-            cipher: cipher.into(),
-        },
-    };
-    Credential {
-        client,
-        server: service(),
-        session_key,
-        authtime: (start - 60) as u32,
-        starttime: 0,
-        endtime: (start + 3600) as u32,
-        renew_till: 0,
-        is_skey: false,
-        flags: 0,
-        addresses: Vec::new(),
-        authdata: Vec::new(),
-        ticket: messages::encode(&ticket, "Ticket").unwrap(),
-        second_ticket: Vec::new(),
+        }];
     }
+    spec.mint(service_key)
 }
 
 fn opaque(out: &mut Vec<u8>, bytes: &[u8]) {

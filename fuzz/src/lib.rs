@@ -7,14 +7,10 @@ use krb5::crypto::Key;
 use krb5::gss::acceptor::AcceptorOptions;
 use krb5::gss::initiator::{init_sec_context, InitStep, InitiatorOptions, PendingContext};
 use krb5::gss::mic::token_flags;
-use krb5::iana::{enctype, key_usage};
+use krb5::iana::enctype;
 use krb5::keytab::{Keytab, KeytabEntry};
-use krb5::messages::{
-    self, convert, flags, time, EncTicketPart, EncryptedData, Ticket, TicketFlags,
-    TransitedEncoding,
-};
+use krb5::testing::TicketSpec;
 use krb5::Principal;
-use rasn::types::Integer;
 
 /// The clock of every target: seconds and microseconds since the epoch.
 pub const NOW: (i64, u32) = (1_800_000_000, 250_000);
@@ -89,53 +85,10 @@ pub fn acceptor_options() -> AcceptorOptions<'static> {
 /// Returns the client's service ticket, valid from a minute before `NOW` to
 /// an hour after it, as a KDC would issue it under the service key.
 pub fn credential() -> Credential {
-    let (cname, crealm) = convert::principal_name(&client()).expect("an encodable client");
-    let part = EncTicketPart {
-        flags: TicketFlags(flags::from_u32(0)),
-        key: convert::encryption_key(&session_key()),
-        crealm,
-        cname,
-        transited: TransitedEncoding {
-            r#type: 1,
-            contents: Vec::new().into(),
-        },
-        auth_time: time::from_unix(NOW.0 - 60).expect("a valid time"),
-        start_time: None,
-        end_time: time::from_unix(NOW.0 + 3600).expect("a valid time"),
-        renew_till: None,
-        caddr: None,
-        authorization_data: None,
-    };
-    let plaintext = messages::encode(&part, "EncTicketPart").expect("an encodable ticket");
-    let cipher = service_key()
-        .encrypt(key_usage::KDC_REP_TICKET, &plaintext)
-        .expect("encryption under a valid key");
-    let (sname, realm) = convert::principal_name(&service()).expect("an encodable service");
-    let ticket = Ticket {
-        tkt_vno: Integer::from(5),
-        realm,
-        sname,
-        enc_part: EncryptedData {
-            etype: enctype::AES256_CTS_HMAC_SHA1_96,
-            kvno: Some(KVNO),
-            cipher: cipher.into(),
-        },
-    };
-    Credential {
-        client: client(),
-        server: service(),
-        session_key: session_key(),
-        authtime: (NOW.0 - 60) as u32,
-        starttime: 0,
-        endtime: (NOW.0 + 3600) as u32,
-        renew_till: 0,
-        is_skey: false,
-        flags: 0,
-        addresses: Vec::new(),
-        authdata: Vec::new(),
-        ticket: messages::encode(&ticket, "Ticket").expect("an encodable ticket"),
-        second_ticket: Vec::new(),
-    }
+    let mut spec = TicketSpec::new(client(), service(), NOW.0);
+    spec.session_key = session_key();
+    spec.kvno = KVNO;
+    spec.mint(&service_key())
 }
 
 /// Starts an initiator context at `NOW` with `flags` and returns its step.

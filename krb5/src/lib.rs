@@ -9,7 +9,8 @@
 //! - `keytab` and `ccache`: MIT's on-disk formats and the other cache types;
 //! - `config`: the krb5.conf file and its lookups;
 //! - `kdc`: the asynchronous KDC client (AS and TGS exchanges);
-//! - `gss`: the GSS-API krb5 mechanism and the kernel's lucid context export.
+//! - `gss`: the GSS-API krb5 mechanism and the kernel's lucid context export;
+//! - `testing` (feature `test-support`): service tickets minted without a KDC.
 // Only the keyctl(2) wrappers of `ccache::keyring` may use `unsafe`.
 #![deny(unsafe_code)]
 
@@ -25,5 +26,7 @@ pub mod keytab;
 pub mod locate;
 pub mod messages;
 pub mod principal;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 
 pub use principal::Principal;

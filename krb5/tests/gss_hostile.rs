@@ -35,9 +35,10 @@ use krb5::gss::token::{self, tok_id, KRB5_OID};
 use krb5::iana::{cksumtype, enctype, key_usage, msg_type};
 use krb5::keytab::{Keytab, KeytabEntry};
 use krb5::messages::{
-    self, convert, error_code, flags as wire_flags, time, ApRep, Authenticator, EncApRepPart,
-    EncTicketPart, EncryptedData, KrbError, Ticket, TicketFlags, TransitedEncoding,
+    self, convert, error_code, time, ApRep, Authenticator, EncApRepPart, EncTicketPart,
+    EncryptedData, KrbError, Ticket,
 };
+use krb5::testing;
 use krb5::Principal;
 use rasn::types::Integer;
 use rasn_kerberos::AuthorizationDataValue;
@@ -169,44 +170,19 @@ impl Fixture {
 
     /// Mints a ticket for the client and returns it with its session key.
     fn ticket(&self, spec: TicketSpec) -> (Ticket, Key) {
-        let session_key = Key::random(enctype::AES256_CTS_HMAC_SHA1_96).unwrap();
-        let (cname, crealm) = convert::principal_name(&self.client).unwrap();
-        let part = EncTicketPart {
-            flags: TicketFlags(wire_flags::from_u32(0)),
-            key: convert::encryption_key(&session_key),
-            crealm,
-            cname,
-            transited: TransitedEncoding {
-                r#type: 1,
-                contents: Vec::new().into(),
-            },
-            auth_time: time::from_unix(self.now.0 - 60).unwrap(),
-            start_time: spec.start.map(|t| time::from_unix(t).unwrap()),
-            end_time: time::from_unix(spec.end).unwrap(),
-            renew_till: None,
-            caddr: None,
-            authorization_data: None,
-        };
+        let service = spec.service.unwrap_or_else(|| self.service.clone());
+        let mut minted = testing::TicketSpec::new(self.client.clone(), service, self.now.0);
+        minted.starttime = spec.start;
+        minted.endtime = spec.end;
         let plaintext = spec
             .plaintext
-            .unwrap_or_else(|| messages::encode(&part, "EncTicketPart").unwrap());
-        let cipher = self
-            .service_key
-            .encrypt(key_usage::KDC_REP_TICKET, &plaintext)
-            .unwrap();
-        let service = spec.service.unwrap_or_else(|| self.service.clone());
-        let (sname, realm) = convert::principal_name(&service).unwrap();
-        let ticket = Ticket {
-            tkt_vno: Integer::from(5),
-            realm,
-            sname,
-            enc_part: EncryptedData {
-                etype: spec.etype.unwrap_or(self.service_key.enctype()),
-                kvno: Some(spec.kvno),
-                cipher: cipher.into(),
-            },
-        };
-        (ticket, session_key)
+            .unwrap_or_else(|| messages::encode(&minted.enc_part(), "EncTicketPart").unwrap());
+        let mut ticket =
+            testing::seal_ticket(&plaintext, &minted.service, &self.service_key, spec.kvno);
+        if let Some(etype) = spec.etype {
+            ticket.enc_part.etype = etype;
+        }
+        (ticket, minted.session_key.clone())
     }
 
     /// Returns a well-formed authenticator of the client, sent now, asking
@@ -1007,22 +983,10 @@ const OFFERED: [i32; 2] = [
 impl Fixture {
     /// Returns the client's credential for a freshly minted ticket.
     fn credential(&self) -> Credential {
-        let (ticket, session_key) = self.ticket(self.spec());
-        Credential {
-            client: self.client.clone(),
-            server: self.service.clone(),
-            session_key,
-            authtime: (self.now.0 - 60) as u32,
-            starttime: 0,
-            endtime: (self.now.0 + 3600) as u32,
-            renew_till: 0,
-            is_skey: false,
-            flags: 0,
-            addresses: Vec::new(),
-            authdata: Vec::new(),
-            ticket: messages::encode(&ticket, "Ticket").unwrap(),
-            second_ticket: Vec::new(),
-        }
+        let mut spec =
+            testing::TicketSpec::new(self.client.clone(), self.service.clone(), self.now.0);
+        spec.kvno = SERVICE_KVNO;
+        spec.mint(&self.service_key)
     }
 
     /// Starts a context with mutual authentication that waits for an AP-REP.

@@ -28,13 +28,11 @@ use krb5::crypto::Key;
 use krb5::gss::acceptor::{accept_sec_context, AcceptorOptions};
 use krb5::gss::initiator::{init_sec_context, InitStep, InitiatorOptions, RPCSEC_GSS_FLAGS};
 use krb5::gss::replay::ReplayCache;
-use krb5::iana::{enctype, key_usage};
+use krb5::iana::enctype;
 use krb5::keytab::{Keytab, KeytabEntry};
-use krb5::messages::{self, convert, flags, time};
+use krb5::testing::TicketSpec;
 use krb5::Principal;
 use mit_gss::MitGss;
-use rasn::types::Integer;
-use rasn_kerberos::{EncTicketPart, EncryptedData, Ticket, TicketFlags, TransitedEncoding};
 
 const REALM: &str = "EXAMPLE.TEST";
 const SERVICE: &str = "nfs/server.example.test";
@@ -116,55 +114,13 @@ fn mint_ticket(
     session_enctype: i32,
 ) -> Credential {
     let (start, _) = now();
-    let end = start + TICKET_LIFETIME;
-    let session_key = Key::random(session_enctype).expect("random session key");
-    let (cname, crealm) = convert::principal_name(client).expect("client name");
-    let part = EncTicketPart {
-        flags: TicketFlags(flags::from_u32(0)),
-        key: convert::encryption_key(&session_key),
-        crealm,
-        cname,
-        transited: TransitedEncoding {
-            r#type: 1,
-            contents: Vec::new().into(),
-        },
-        auth_time: time::from_unix(start).expect("auth time"),
-        start_time: None,
-        end_time: time::from_unix(end).expect("end time"),
-        renew_till: None,
-        caddr: None,
-        authorization_data: None,
-    };
-    let plaintext = messages::encode(&part, "EncTicketPart").expect("EncTicketPart");
-    let cipher = service_key
-        .encrypt(key_usage::KDC_REP_TICKET, &plaintext)
-        .expect("ticket encryption");
-    let (sname, srealm) = convert::principal_name(service).expect("service name");
-    let ticket = Ticket {
-        tkt_vno: Integer::from(5),
-        realm: srealm,
-        sname,
-        enc_part: EncryptedData {
-            etype: service_key.enctype(),
-            kvno: Some(KVNO),
-            cipher: cipher.into(),
-        },
-    };
-    Credential {
-        client: client.clone(),
-        server: service.clone(),
-        session_key,
-        authtime: start as u32,
-        starttime: start as u32,
-        endtime: end as u32,
-        renew_till: 0,
-        is_skey: false,
-        flags: 0,
-        addresses: Vec::new(),
-        authdata: Vec::new(),
-        ticket: messages::encode(&ticket, "Ticket").expect("Ticket"),
-        second_ticket: Vec::new(),
-    }
+    let mut spec = TicketSpec::new(client.clone(), service.clone(), start);
+    spec.session_key = Key::random(session_enctype).expect("random session key");
+    spec.authtime = start;
+    spec.starttime = Some(start);
+    spec.endtime = start + TICKET_LIFETIME;
+    spec.kvno = KVNO;
+    spec.mint(service_key)
 }
 
 fn initiator_options() -> InitiatorOptions<'static> {

@@ -1,9 +1,6 @@
 //! Round trips between this crate's initiator and acceptor, with tickets
 //! minted under a known service key.
 
-use rasn::types::Integer;
-use rasn_kerberos::{EncTicketPart, EncryptedData, Ticket, TicketFlags, TransitedEncoding};
-
 use super::acceptor::{accept_sec_context, AcceptorOptions, Rejected};
 use super::checksum::{self, ChannelBindings};
 use super::context::EstablishedContext;
@@ -12,10 +9,10 @@ use super::replay::ReplayCache;
 use super::status::major;
 use crate::credentials::Credential;
 use crate::crypto::Key;
-use crate::iana::{enctype, key_usage};
+use crate::iana::enctype;
 use crate::keytab::{Keytab, KeytabEntry};
-use crate::messages::{self, convert, flags, time};
 use crate::principal::Principal;
+use crate::testing::TicketSpec;
 
 const NOW: i64 = 1_800_000_000;
 
@@ -48,54 +45,11 @@ fn realm(service_enctype: i32) -> (Realm, Key) {
 
 /// Mints a ticket for `realm.client` to `realm.service`, as a KDC would.
 fn mint_ticket(realm: &Realm, service_key: &Key, session_enctype: i32, endtime: i64) -> Credential {
-    let session_key = Key::random(session_enctype).unwrap();
-    let (cname, crealm) = convert::principal_name(&realm.client).unwrap();
-    let part = EncTicketPart {
-        flags: TicketFlags(flags::from_u32(0)),
-        key: convert::encryption_key(&session_key),
-        crealm,
-        cname,
-        transited: TransitedEncoding {
-            r#type: 1,
-            contents: Vec::new().into(),
-        },
-        auth_time: time::from_unix(NOW - 60).unwrap(),
-        start_time: None,
-        end_time: time::from_unix(endtime).unwrap(),
-        renew_till: None,
-        caddr: None,
-        authorization_data: None,
-    };
-    let plain = messages::encode(&part, "EncTicketPart").unwrap();
-    let cipher = service_key
-        .encrypt(key_usage::KDC_REP_TICKET, &plain)
-        .unwrap();
-    let (sname, srealm) = convert::principal_name(&realm.service).unwrap();
-    let ticket = Ticket {
-        tkt_vno: Integer::from(5),
-        realm: srealm,
-        sname,
-        enc_part: EncryptedData {
-            etype: service_key.enctype(),
-            kvno: Some(3),
-            cipher: cipher.into(),
-        },
-    };
-    Credential {
-        client: realm.client.clone(),
-        server: realm.service.clone(),
-        session_key,
-        authtime: (NOW - 60) as u32,
-        starttime: 0,
-        endtime: endtime as u32,
-        renew_till: 0,
-        is_skey: false,
-        flags: 0,
-        addresses: Vec::new(),
-        authdata: Vec::new(),
-        ticket: messages::encode(&ticket, "Ticket").unwrap(),
-        second_ticket: Vec::new(),
-    }
+    let mut spec = TicketSpec::new(realm.client.clone(), realm.service.clone(), NOW);
+    spec.session_key = Key::random(session_enctype).unwrap();
+    spec.endtime = endtime;
+    spec.kvno = 3;
+    spec.mint(service_key)
 }
 
 fn acceptor_options(enctypes: &[i32]) -> AcceptorOptions<'_> {
