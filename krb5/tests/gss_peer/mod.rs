@@ -172,11 +172,15 @@ impl Library {
     }
 
     fn build(self, file: &str) -> PathBuf {
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gss_peer/peer.c");
         let program = Path::new(env!("CARGO_TARGET_TMPDIR")).join(file);
         // Each process builds its own file and renames it into place, so
-        // concurrent test runs never execute a half-written program.
+        // concurrent test runs never execute a half-written program. The
+        // source is embedded, so that test crates of other packages that
+        // include this module build the same peer.
         let building = program.with_extension(std::process::id().to_string());
+        let source = program.with_extension(format!("{}.c", std::process::id()));
+        std::fs::write(&source, include_str!("peer.c"))
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", source.display()));
         let package = self.package();
 
         let output = Command::new("cc")
@@ -188,16 +192,16 @@ impl Library {
             .output()
             .unwrap_or_else(|e| {
                 panic!(
-                    "cannot run cc to build {}: {e}; install a C compiler and \
-                     {package} ({self}'s GSS-API headers and libraries)",
-                    source.display()
+                    "cannot run cc to build the GSS-API peer: {e}; install a C \
+                     compiler and {package} ({self}'s GSS-API headers and \
+                     libraries)"
                 )
             });
+        let _ = std::fs::remove_file(&source);
         assert!(
             output.status.success(),
-            "cc failed to build {} against {self}'s GSS-API library; install \
-             {package}:\n{}",
-            source.display(),
+            "cc failed to build the GSS-API peer against {self}'s GSS-API \
+             library; install {package}:\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
         std::fs::rename(&building, &program).unwrap_or_else(|e| {
@@ -221,9 +225,14 @@ pub struct Peer {
 
 impl Peer {
     pub fn spawn(library: Library, kdc: &TestKdc, args: &[&str]) -> Peer {
-        let mut child = kdc
-            .command(library.program())
-            .args(args)
+        let mut command = kdc.command(library.program());
+        command.args(args);
+        Peer::start(library, command)
+    }
+
+    /// Runs `command`, which must name [`Library::program`], as a peer.
+    pub fn start(library: Library, mut command: Command) -> Peer {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
