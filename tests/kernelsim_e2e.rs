@@ -1,10 +1,15 @@
 //! End to end: the unmodified `rgssd gssd` and `rgssd svcgssd` binaries
 //! against the simulated kernel (rpc_pipefs and /proc/net/rpc on FUSE),
 //! with an MIT KDC and an RPCSEC_GSS server stand-in on 127.0.0.1 that
-//! relays tokens to svcgssd through the simulated cache channels.
+//! relays tokens to svcgssd through the simulated cache channels. MIT's
+//! GSS-API library, in the krb5 crate's C peer, is the other end in some
+//! tests: the stand-in's acceptor for gssd, and the initiator for svcgssd.
+//! Every exported context that a test checks must also exchange MIC and
+//! Wrap tokens with the other end of its context.
 //!
-//! The tests need root and /dev/fuse, and MIT's KDC and kinit; without
-//! FUSE they report that they were skipped.
+//! The tests need root and /dev/fuse, MIT's KDC and kinit, and cc and
+//! libkrb5-dev to build the C peer. Without FUSE they report that they
+//! were skipped.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -1495,7 +1500,7 @@ impl Acceptor for MitAcceptor {
     }
 }
 
-/// Checks a context downcall for an INIT that MIT's acceptor answered,
+/// Checks a context downcall for an INIT that MIT's acceptor accepted,
 /// and proves the downcall's context against MIT's.
 fn check_mit_context(world: &World, mit: &MitAcceptor, outcome: &Outcome, uid: u32, enctype: i32) {
     let Outcome::Context(downcall) = outcome else {
@@ -1515,7 +1520,7 @@ fn check_mit_context(world: &World, mit: &MitAcceptor, outcome: &Outcome, uid: u
     };
     assert_eq!(acceptor.as_deref(), Some(&b"nfs@nfs.example.test\0"[..]));
     assert_eq!(context.enctype, enctype, "uid {uid}");
-    // MIT's acceptor always asserts a subkey in its AP-REP.
+    // MIT's acceptor (1.20) asserts a subkey in every AP-REP.
     assert_eq!(
         context.flags,
         FLAG_INITIATOR | FLAG_CFX | FLAG_ACCEPTOR_SUBKEY,

@@ -1,9 +1,9 @@
-//! The per-message half of the kernel's krb5 mechanism: an imported
-//! [`Lucid`] context that makes and checks RFC 4121 MIC and Wrap tokens
-//! with its key, direction and acceptor-subkey flag, as the kernel does
-//! with a context from a downcall or a context record. Like the kernel, it
-//! numbers its tokens from the imported send sequence number and checks no
-//! received sequence number, because RPCSEC_GSS keeps its own window.
+//! The per-message half of the kernel's krb5 mechanism. An imported
+//! [`Lucid`] context makes and checks RFC 4121 MIC and Wrap tokens with its
+//! key, direction and acceptor-subkey flag, as the kernel does with a
+//! context from a downcall or a context record. Like the kernel, it numbers
+//! its tokens from the imported send sequence number. It checks no received
+//! sequence number, because RPCSEC_GSS keeps its own window.
 
 use krb5::crypto::Key;
 use krb5::gss::mic::{self, token_flags, MicError};
@@ -43,8 +43,8 @@ impl KernelContext {
         })
     }
 
-    /// Returns the token flags of a token that the initiator sends when
-    /// `from_initiator` is true, else of one that the acceptor sends.
+    /// Returns the flags of a token sent by the initiator when
+    /// `from_initiator` is true, or by the acceptor otherwise.
     fn token_flags(&self, from_initiator: bool) -> u8 {
         let mut flags = 0;
         if !from_initiator {
