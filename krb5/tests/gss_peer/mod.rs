@@ -200,8 +200,8 @@ impl Library {
         let _ = std::fs::remove_file(&source);
         assert!(
             output.status.success(),
-            "cc failed to build the GSS-API peer against {self}'s GSS-API \
-             library; install {package}:\n{}",
+            "cc failed to build the GSS-API peer (krb5/tests/gss_peer/peer.c) \
+             against {self}'s GSS-API library; install {package}:\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
         std::fs::rename(&building, &program).unwrap_or_else(|e| {
