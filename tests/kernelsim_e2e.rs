@@ -1,24 +1,43 @@
 //! End to end: the unmodified `rgssd gssd` and `rgssd svcgssd` binaries
 //! against the simulated kernel (rpc_pipefs and /proc/net/rpc on FUSE),
 //! with an MIT KDC and an RPCSEC_GSS server stand-in on 127.0.0.1 that
-//! relays tokens to svcgssd through the simulated cache channels.
+//! relays tokens to svcgssd through the simulated cache channels. MIT's
+//! GSS-API library, in the krb5 crate's C peer, is the other end in some
+//! tests: the stand-in's acceptor for gssd, and the initiator for svcgssd.
+//! Every exported context that a test checks must also exchange MIC and
+//! Wrap tokens with the other end of its context.
 //!
-//! The tests need root and /dev/fuse, and MIT's KDC and kinit; without
-//! FUSE they report that they were skipped.
+//! The tests need root and /dev/fuse, MIT's KDC and kinit, and cc and
+//! libkrb5-dev to build the C peer. Without FUSE they report that they
+//! were skipped.
 
+use std::collections::HashMap;
+use std::ffi::OsString;
 use std::fs;
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kernelsim::downcall::{errno, DowncallBody, FLAG_ACCEPTOR_SUBKEY, FLAG_INITIATOR};
+use kernelsim::context::KernelContext;
+use kernelsim::downcall::{
+    errno, DowncallBody, Lucid, FLAG_ACCEPTOR_SUBKEY, FLAG_CFX, FLAG_INITIATOR,
+};
 use kernelsim::pipefs::{Client, ClientInfo, Outcome, PipeFs};
 use kernelsim::procfs::ProcFs;
-use kernelsim::rpcserver::{Accepted, Acceptor, ProcRelay, RpcServer};
+use kernelsim::rpcserver::{Accepted, Acceptor, ProcRelay, RpcServer, NO_CONTEXT, WINDOW};
 use testkdc::{PrincipalSpec, TestKdc, TestKdcOptions};
+
+// The driver of the C GSS-API peer that the krb5 crate's MIT interop tests
+// use, here as MIT's acceptor and initiator.
+#[path = "../krb5/tests/gss_peer/mod.rs"]
+mod gss_peer;
+use gss_peer::{
+    parse_lucid, peer_mic, peer_unwrap, peer_verify_mic, peer_wrap, Library, Peer, PeerLucid,
+};
 
 const REALM: &str = "EXAMPLE.TEST";
 const SERVER: &str = "nfs.example.test";
@@ -339,6 +358,7 @@ impl World {
         if client_name.is_some() {
             assert_eq!((creds.uid, creds.gid, creds.groups.len()), (-1, -1, 0));
         }
+        prove_downcall_context(context, &creds.context);
     }
 }
 
@@ -400,6 +420,183 @@ fn lone_client(pipefs: &PipeFs, port: u16) -> Client {
     client.add_pipe("gssd").unwrap();
     assert!(client.wait_reader("gssd", WAIT));
     client
+}
+
+/// One end of an established context, for [`exchange_tokens`]. Errors are
+/// the end's description of a rejected token.
+trait ContextEnd {
+    /// Returns the end's name for failure messages.
+    fn name(&self) -> &str;
+    fn get_mic(&mut self, message: &[u8]) -> Vec<u8>;
+    fn verify_mic(&mut self, message: &[u8], token: &[u8]) -> Result<(), String>;
+    fn wrap(&mut self, seal: bool, message: &[u8]) -> Vec<u8>;
+    /// Opens a Wrap token and returns whether it was sealed, and its message.
+    fn unwrap(&mut self, token: &[u8]) -> Result<(bool, Vec<u8>), String>;
+}
+
+/// A context as the kernel imports it from a downcall or a context record.
+struct KernelEnd {
+    name: &'static str,
+    context: KernelContext,
+}
+
+impl KernelEnd {
+    fn import(name: &'static str, lucid: &Lucid) -> Self {
+        let context = KernelContext::import(lucid)
+            .unwrap_or_else(|e| panic!("cannot import {name} ({lucid:?}): {e}"));
+        KernelEnd { name, context }
+    }
+}
+
+impl ContextEnd for KernelEnd {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn get_mic(&mut self, message: &[u8]) -> Vec<u8> {
+        self.context
+            .get_mic(message)
+            .unwrap_or_else(|e| panic!("{}: get_mic failed: {e}", self.name))
+    }
+
+    fn verify_mic(&mut self, message: &[u8], token: &[u8]) -> Result<(), String> {
+        self.context
+            .verify_mic(message, token)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn wrap(&mut self, seal: bool, message: &[u8]) -> Vec<u8> {
+        self.context
+            .wrap(seal, message)
+            .unwrap_or_else(|e| panic!("{}: wrap failed: {e}", self.name))
+    }
+
+    fn unwrap(&mut self, token: &[u8]) -> Result<(bool, Vec<u8>), String> {
+        self.context
+            .unwrap(token)
+            .map(|opened| (opened.sealed, opened.message))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// MIT's context in a running C peer whose command loop was started with
+/// `commands-only`.
+struct MitEnd {
+    name: &'static str,
+    peer: Peer,
+}
+
+impl MitEnd {
+    /// Ends the command loop and returns MIT's lucid v1 export of the context.
+    fn finish(mut self) -> PeerLucid {
+        self.peer.send_line("end");
+        let lucid = parse_lucid(&self.peer.expect("lucid"));
+        self.peer.wait();
+        lucid
+    }
+}
+
+impl ContextEnd for MitEnd {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn get_mic(&mut self, message: &[u8]) -> Vec<u8> {
+        peer_mic(&mut self.peer, message)
+    }
+
+    fn verify_mic(&mut self, message: &[u8], token: &[u8]) -> Result<(), String> {
+        match peer_verify_mic(&mut self.peer, message, token) {
+            Ok(0) => Ok(()),
+            Ok(status) => panic!("{}: gss_verify_mic status {status:#x}", self.name),
+            Err(status) => Err(format!("gss_verify_mic failed with {status:#010x}")),
+        }
+    }
+
+    fn wrap(&mut self, seal: bool, message: &[u8]) -> Vec<u8> {
+        peer_wrap(&mut self.peer, seal, message)
+    }
+
+    fn unwrap(&mut self, token: &[u8]) -> Result<(bool, Vec<u8>), String> {
+        match peer_unwrap(&mut self.peer, token) {
+            Ok((sealed, 0, message)) => Ok((sealed, message)),
+            Ok((_, status, _)) => panic!("{}: gss_unwrap status {status:#x}", self.name),
+            Err(status) => Err(format!("gss_unwrap failed with {status:#010x}")),
+        }
+    }
+}
+
+/// Proves that two ends of one context work together: MIC and Wrap tokens
+/// (integrity only and sealed) in both directions are accepted, and
+/// changed tokens, reflected tokens and a MIC over another message are
+/// rejected.
+fn exchange_tokens(initiator: &mut dyn ContextEnd, acceptor: &mut dyn ContextEnd) {
+    send_tokens(initiator, acceptor);
+    send_tokens(acceptor, initiator);
+}
+
+/// Returns `token` with one bit of byte `index` flipped.
+fn flip(token: &[u8], index: usize) -> Vec<u8> {
+    let mut changed = token.to_vec();
+    changed[index] ^= 1;
+    changed
+}
+
+/// Sends MIC and Wrap tokens one way, for [`exchange_tokens`].
+fn send_tokens(sender: &mut dyn ContextEnd, receiver: &mut dyn ContextEnd) {
+    let route = format!("from {} to {}", sender.name(), receiver.name());
+    let message = format!("a message {route}").into_bytes();
+
+    let mic = sender.get_mic(&message);
+    assert_eq!(receiver.verify_mic(&message, &mic), Ok(()), "MIC {route}");
+    assert!(
+        receiver.verify_mic(b"another message", &mic).is_err(),
+        "MIC {route} verified over another message"
+    );
+    // Byte 10 is in the sequence number, the last byte in the checksum.
+    for index in [10, mic.len() - 1] {
+        assert!(
+            receiver.verify_mic(&message, &flip(&mic, index)).is_err(),
+            "MIC {route} verified with byte {index} changed"
+        );
+    }
+    // The direction flag and key usage keep a token from verifying at the
+    // end that made it.
+    assert!(
+        sender.verify_mic(&message, &mic).is_err(),
+        "MIC {route} verified at its sender"
+    );
+
+    for seal in [false, true] {
+        let kind = if seal { "sealed Wrap" } else { "Wrap" };
+        let token = sender.wrap(seal, &message);
+        assert_eq!(
+            receiver.unwrap(&token),
+            Ok((seal, message.clone())),
+            "{kind} token {route}"
+        );
+        // Byte 10 is in the sequence number, byte 16 the first of the
+        // message or ciphertext, the last byte in the checksum.
+        for index in [10, 16, token.len() - 1] {
+            assert!(
+                receiver.unwrap(&flip(&token, index)).is_err(),
+                "{kind} token {route} opened with byte {index} changed"
+            );
+        }
+        assert!(
+            sender.unwrap(&token).is_err(),
+            "{kind} token {route} opened at its sender"
+        );
+    }
+}
+
+/// Proves a downcall's context against the server's end of the same
+/// context, as the kernel would use both.
+fn prove_downcall_context(client: &Lucid, server: &Lucid) {
+    let mut initiator = KernelEnd::import("the downcall's context", client);
+    let mut acceptor = KernelEnd::import("the server's context", server);
+    exchange_tokens(&mut initiator, &mut acceptor);
 }
 
 fn fuse_or_skip() -> bool {
@@ -807,6 +1004,8 @@ fn svcgssd_hostile_requests() {
 struct Direct {
     credential: rgssd::mech::AcceptorCredential,
     replay: krb5::gss::replay::ReplayCache,
+    /// The context of the last call accepted.
+    last: Mutex<Option<Lucid>>,
 }
 
 impl Direct {
@@ -820,7 +1019,14 @@ impl Direct {
                 principal: None,
             },
             replay: krb5::gss::replay::ReplayCache::new(),
+            last: Mutex::new(None),
         }
+    }
+
+    /// Returns the context of the last call accepted.
+    fn last(&self) -> Lucid {
+        let last = self.last.lock().unwrap().clone();
+        last.expect("the direct acceptor accepted no context")
     }
 }
 
@@ -837,12 +1043,14 @@ impl Acceptor for Direct {
             Ok(accepted) => {
                 let exported = accepted.context.export().unwrap();
                 let lucid = kernelsim::downcall::import_lucid(&exported, &KERNEL_ENCTYPES).unwrap();
+                let verifier = kernelsim::rpcserver::window_mic(&lucid).unwrap();
+                *self.last.lock().unwrap() = Some(lucid);
                 Some(Accepted {
                     major: 0,
                     minor: 0,
                     handle: vec![0xd1, 0x2e],
                     token: accepted.output_token,
-                    verifier: Some(kernelsim::rpcserver::window_mic(&lucid).unwrap()),
+                    verifier: Some(verifier),
                 })
             }
             Err(rejected) => Some(Accepted {
@@ -925,17 +1133,23 @@ fn gssd_udp_callback_direct_acceptor() {
     }
 
     // The stand-in accepting with rgssd's acceptor directly.
-    let direct = RpcServer::start(Arc::new(Direct::new(&world.kdc))).unwrap();
+    let direct_acceptor = Arc::new(Direct::new(&world.kdc));
+    let acceptor: Arc<dyn Acceptor> = direct_acceptor.clone();
+    let direct = RpcServer::start(acceptor).unwrap();
     let client = world.client(SERVER, direct.port());
     let upcall = client
         .upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n")
         .unwrap();
     match client.wait(upcall, WAIT) {
         Some(Outcome::Context(downcall)) => {
-            let DowncallBody::Context { handle, .. } = downcall.body else {
+            let DowncallBody::Context {
+                handle, context, ..
+            } = downcall.body
+            else {
                 unreachable!()
             };
             assert_eq!(handle, [0xd1, 0x2e]);
+            prove_downcall_context(&context, &direct_acceptor.last());
         }
         other => panic!("expected a context, got {other:?}\n{}", world.logs()),
     }
@@ -969,10 +1183,18 @@ fn gssd_cancel_timed_out_upcall() {
     // -t replaces the context lifetime in the downcall.
     let dir = tempfile::tempdir().unwrap();
     let (pipefs, _gssd) = lone_gssd(&kdc, &kdc.krb5_conf(), &["-t", "600"], dir.path());
-    let direct = RpcServer::start(Arc::new(Direct::new(&kdc))).unwrap();
+    let direct_acceptor = Arc::new(Direct::new(&kdc));
+    let acceptor: Arc<dyn Acceptor> = direct_acceptor.clone();
+    let direct = RpcServer::start(acceptor).unwrap();
     let client = lone_client(&pipefs, direct.port());
     match machine_upcall(&client) {
-        Some(Outcome::Context(downcall)) => assert_eq!(downcall.timeout, 600),
+        Some(Outcome::Context(downcall)) => {
+            assert_eq!(downcall.timeout, 600);
+            let DowncallBody::Context { context, .. } = downcall.body else {
+                unreachable!()
+            };
+            prove_downcall_context(&context, &direct_acceptor.last());
+        }
         other => panic!("expected a context, got {other:?}"),
     }
 }
@@ -1086,15 +1308,10 @@ fn svcgssd_maps_local_user_ids() {
     }
     // A KDC for the realm that this host's idmapd.conf takes as local, so
     // that root@REALM maps to the local root account through nsswitch.
-    let mapper = rgssd::idmap::IdmapdMapper::from_system();
-    let Some(realm) = mapper.local_realms().first().cloned() else {
-        eprintln!("skipped: idmapd.conf lists no local realm");
+    let Some(realm) = local_realm() else {
+        eprintln!("skipped: idmapd.conf maps no realm through nsswitch");
         return;
     };
-    if !mapper.methods().contains(&rgssd::idmap::Method::Nsswitch) || realm.contains(' ') {
-        eprintln!("skipped: idmapd.conf does not map {realm} through nsswitch");
-        return;
-    }
     let world = World::start_custom(&realm, &[], &KERNEL_ENCTYPES);
     let uid = 61007;
     let cache = world.ccdir().join(format!("krb5cc_{uid}"));
@@ -1113,18 +1330,350 @@ fn svcgssd_maps_local_user_ids() {
     let creds = world.procfs.context(&handle).unwrap().creds.unwrap();
 
     // The ids are those of the local root account, as id(1) reports them.
-    let id = |flag: &str| -> Vec<i32> {
-        let output = Command::new("id").args([flag, "root"]).output().unwrap();
+    let root = local_ids("root").expect("id(1) does not know root");
+    assert_eq!((creds.uid, creds.gid), (root.uid, root.gid));
+    let mut groups = creds.groups.clone();
+    groups.sort_unstable();
+    assert_eq!(groups, root.groups);
+}
+
+/// Returns the realm that this host's idmapd.conf takes as local, if its
+/// principals map to local users through nsswitch.
+fn local_realm() -> Option<String> {
+    let mapper = rgssd::idmap::IdmapdMapper::from_system();
+    let realm = mapper.local_realms().first().cloned()?;
+    let nsswitch = mapper.methods().contains(&rgssd::idmap::Method::Nsswitch);
+    (nsswitch && !realm.contains(' ')).then_some(realm)
+}
+
+/// A local account's ids.
+#[derive(Debug, PartialEq, Eq)]
+struct LocalIds {
+    uid: i32,
+    gid: i32,
+    /// Sorted.
+    groups: Vec<i32>,
+}
+
+impl LocalIds {
+    /// The ids of a principal that maps to no local account.
+    const UNMAPPED: LocalIds = LocalIds {
+        uid: -1,
+        gid: -1,
+        groups: Vec::new(),
+    };
+}
+
+/// Returns the ids of the local user `name` as id(1) reports them, or
+/// `None` if there is no such user.
+fn local_ids(name: &str) -> Option<LocalIds> {
+    let id = |flag: &str| -> Option<Vec<i32>> {
+        let output = Command::new("id").args([flag, name]).output().unwrap();
+        if !output.status.success() {
+            return None;
+        }
         let mut ids: Vec<i32> = String::from_utf8_lossy(&output.stdout)
             .split_whitespace()
             .map(|n| n.parse().unwrap())
             .collect();
         ids.sort_unstable();
-        ids
+        Some(ids)
     };
-    assert_eq!(vec![creds.uid], id("-u"));
-    assert_eq!(vec![creds.gid], id("-g"));
-    let mut groups = creds.groups.clone();
-    groups.sort_unstable();
-    assert_eq!(groups, id("-G"));
+    Some(LocalIds {
+        uid: *id("-u")?.first()?,
+        gid: *id("-g")?.first()?,
+        groups: id("-G")?,
+    })
+}
+
+/// Accepts with MIT's gss_accept_sec_context in the C peer, one peer per
+/// INIT call, and signs the window with MIT's context as knfsd signs it
+/// with its own. The peer of each established context keeps running, so
+/// that the test can exchange tokens with MIT's context afterwards.
+struct MitAcceptor {
+    /// The peer's environment: the KDC's, with the server keytab.
+    env: Vec<(String, OsString)>,
+    contexts: Mutex<HashMap<Vec<u8>, Peer>>,
+    next_handle: AtomicU32,
+}
+
+impl MitAcceptor {
+    /// Accepts with the keys of the server keytab, and keeps MIT's replay
+    /// cache in `rcache_dir`.
+    fn new(kdc: &TestKdc, rcache_dir: &Path) -> Self {
+        let keytab = kdc.keytab(&format!("nfs/{SERVER}")).unwrap();
+        let mut env = kdc.env();
+        env.push((
+            "KRB5_KTNAME".to_string(),
+            format!("FILE:{}", keytab.display()).into(),
+        ));
+        env.push(("KRB5RCACHEDIR".to_string(), rcache_dir.into()));
+        MitAcceptor {
+            env,
+            contexts: Mutex::new(HashMap::new()),
+            next_handle: AtomicU32::new(1),
+        }
+    }
+
+    /// Takes MIT's end of the context with `handle`.
+    fn take(&self, handle: &[u8]) -> MitEnd {
+        let peer = self
+            .contexts
+            .lock()
+            .unwrap()
+            .remove(handle)
+            .unwrap_or_else(|| panic!("MIT's acceptor has no context {}", hex::encode(handle)));
+        MitEnd {
+            name: "MIT's acceptor",
+            peer,
+        }
+    }
+}
+
+/// Returns the major and minor status of the peer's line
+/// "error STEP failed: major 0x... minor ...", or GSS_S_FAILURE.
+fn failure_status(line: &str) -> (u32, u32) {
+    let word_after = |tag: &str| {
+        line.split_once(tag)
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+    };
+    let major = word_after(" major 0x")
+        .and_then(|word| u32::from_str_radix(word, 16).ok())
+        .filter(|major| *major != 0);
+    let minor = word_after(" minor ").and_then(|word| word.parse().ok());
+    (
+        major.unwrap_or(krb5::gss::status::major::FAILURE),
+        minor.unwrap_or(0),
+    )
+}
+
+impl Acceptor for MitAcceptor {
+    fn accept(&self, handle: &[u8], token: &[u8]) -> Option<Accepted> {
+        // A krb5 context completes in one round trip, so every
+        // CONTINUE_INIT names an unknown context.
+        if !handle.is_empty() {
+            return Some(Accepted {
+                major: NO_CONTEXT,
+                ..Accepted::default()
+            });
+        }
+        let mut command = Command::new(Library::Mit.program());
+        command
+            .env_remove("KRB5_TRACE")
+            .envs(self.env.iter().map(|(name, value)| (name, value)))
+            .args(["accept", "commands-only"]);
+        let mut peer = Peer::start(Library::Mit, command);
+        peer.send(token);
+
+        let mut line = peer.read_line();
+        let mut output = Vec::new();
+        if let Some(reply) = line.strip_prefix("token") {
+            output = hex::decode(reply.trim()).unwrap();
+            line = peer.read_line();
+        }
+        if line.starts_with("error ") {
+            eprintln!("MIT's acceptor: {line}");
+            let (major, minor) = failure_status(&line);
+            peer.wait_failed();
+            return Some(Accepted {
+                major,
+                minor,
+                token: output,
+                ..Accepted::default()
+            });
+        }
+        assert!(
+            line.starts_with("flags "),
+            "MIT's acceptor printed {line:?}"
+        );
+        let verifier = peer_mic(&mut peer, &WINDOW.to_be_bytes());
+        let number = self.next_handle.fetch_add(1, Ordering::Relaxed);
+        let handle = format!("mit-{number}").into_bytes();
+        self.contexts.lock().unwrap().insert(handle.clone(), peer);
+        Some(Accepted {
+            major: 0,
+            minor: 0,
+            handle,
+            token: output,
+            verifier: Some(verifier),
+        })
+    }
+}
+
+/// Checks a context downcall for an INIT that MIT's acceptor accepted,
+/// and proves the downcall's context against MIT's.
+fn check_mit_context(world: &World, mit: &MitAcceptor, outcome: &Outcome, uid: u32, enctype: i32) {
+    let Outcome::Context(downcall) = outcome else {
+        panic!(
+            "uid {uid}, enctype {enctype}: expected a context, got {outcome:?}\n{}",
+            world.logs()
+        );
+    };
+    assert_eq!((downcall.uid, downcall.window), (uid, WINDOW));
+    let DowncallBody::Context {
+        handle,
+        context,
+        acceptor,
+    } = &downcall.body
+    else {
+        unreachable!()
+    };
+    assert_eq!(acceptor.as_deref(), Some(&b"nfs@nfs.example.test\0"[..]));
+    assert_eq!(context.enctype, enctype, "uid {uid}");
+    // MIT's acceptor (1.20) asserts a subkey in every AP-REP.
+    assert_eq!(
+        context.flags,
+        FLAG_INITIATOR | FLAG_CFX | FLAG_ACCEPTOR_SUBKEY,
+        "uid {uid}, enctype {enctype}"
+    );
+
+    let mut initiator = KernelEnd::import("the downcall's context", context);
+    let mut acceptor = mit.take(handle);
+    exchange_tokens(&mut initiator, &mut acceptor);
+
+    let exported = acceptor.finish();
+    assert!(!exported.initiate);
+    assert_eq!(exported.protocol, 1, "MIT's context uses RFC 1964 tokens");
+    assert_eq!(exported.enctype, context.enctype);
+    assert_eq!(exported.key, context.key, "uid {uid}, enctype {enctype}");
+    assert!(exported.acceptor_subkey);
+    assert_eq!(exported.endtime, context.endtime);
+    // MIT counts the initiator's tokens from the downcall's first number.
+    assert_eq!(exported.recv_seq, context.seq_send);
+}
+
+#[test]
+fn gssd_with_mit_acceptor() {
+    if !fuse_or_skip() {
+        return;
+    }
+    let mut world = World::start();
+    let mit = Arc::new(MitAcceptor::new(&world.kdc, world.dir.path()));
+    let acceptor: Arc<dyn Acceptor> = mit.clone();
+    let server = RpcServer::start(acceptor).unwrap();
+    let file = world.ccdir().join("krb5cc_61001");
+    let cache = format!("FILE:{}", file.display());
+    kinit_as(&world.kdc, &cache, "1h", &file, 61001);
+    let client = world.client(SERVER, server.port());
+
+    // The machine credential from the keytab and a user's FILE cache, each
+    // with an AES-SHA1 and an AES-SHA2 session key.
+    for (uid, enctype) in [(0, 18), (0, 20), (61001, 18), (61001, 19)] {
+        let line = if uid == 0 {
+            format!("mech=krb5 uid=0 service=* enctypes={enctype}\n")
+        } else {
+            format!("mech=krb5 uid={uid} enctypes={enctype}\n")
+        };
+        let upcall = client.upcall(uid, &line).unwrap();
+        let outcome = client
+            .wait(upcall, WAIT)
+            .unwrap_or_else(|| panic!("no downcall for {line:?}\n{}", world.logs()));
+        check_mit_context(&world, &mit, &outcome, uid, enctype);
+    }
+
+    // MIT's acceptor has no key for another service, and gssd passes its
+    // failure on.
+    let other = world.client("other.example.test", server.port());
+    assert_eq!(user_upcall(&other, 61001), error_outcome(errno::EACCES));
+    let calls = server.calls();
+    assert_eq!(calls.len(), 5);
+    assert!(calls.iter().all(|call| call.rejected.is_none()));
+    world.gssd.assert_alive();
+}
+
+#[test]
+fn svcgssd_with_mit_initiator() {
+    if !fuse_or_skip() {
+        return;
+    }
+    // In the realm that idmapd.conf takes as local, root@REALM maps to the
+    // local root account. Elsewhere no principal maps, but the contexts
+    // are still checked.
+    let local = local_realm();
+    if local.is_none() {
+        eprintln!("idmapd.conf maps no realm through nsswitch; no principal will map");
+    }
+    let realm = local.clone().unwrap_or_else(|| REALM.to_string());
+    let world = World::start_custom(&realm, &[], &KERNEL_ENCTYPES);
+
+    for (user, enctype) in [("root", 18), ("root", 20), ("alice", 19)] {
+        let case = format!("{user} with enctype {enctype}");
+        let cache = world.dir.path().join(format!("mit-{user}-{enctype}"));
+        let cache_name = format!("FILE:{}", cache.display());
+        kinit_user(&world.kdc, user, &cache_name, "1h", &cache, 0);
+        let mut command = world.kdc.command(Library::Mit.program());
+        command.env("KRB5CCNAME", &cache_name).args([
+            "init",
+            &format!("nfs@{SERVER}"),
+            &format!("enctypes={enctype}"),
+            "commands-only",
+        ]);
+        let mut peer = Peer::start(Library::Mit, command);
+
+        // The server's INIT path: the token goes to svcgssd through the
+        // init channel, and its reply token back to MIT.
+        let token = peer.expect_hex("token");
+        let id = world.procfs.request(&[], &token);
+        let reply = world
+            .procfs
+            .wait_reply(id, WAIT)
+            .unwrap_or_else(|| panic!("{case}: no init reply\n{}", world.logs()));
+        assert_eq!(
+            (reply.major, reply.minor),
+            (0, 0),
+            "{case}\n{}",
+            world.logs()
+        );
+        assert!(!reply.out_token.is_empty(), "{case}: no AP-REP");
+        peer.send(&reply.out_token);
+        // gss_init_sec_context reported GSS_S_COMPLETE.
+        peer.expect("flags");
+
+        let entry = world
+            .procfs
+            .context(&reply.out_handle)
+            .unwrap_or_else(|| panic!("{case}: no context record\n{}", world.logs()));
+        let creds = entry.creds.expect("a positive context entry");
+        // svcgssd names only host-based principals to the kernel.
+        assert_eq!(creds.principal, None, "{case}");
+        let expected = match &local {
+            Some(_) => local_ids(user).unwrap_or(LocalIds::UNMAPPED),
+            None => LocalIds::UNMAPPED,
+        };
+        let mut groups = creds.groups.clone();
+        groups.sort_unstable();
+        let ids = LocalIds {
+            uid: creds.uid,
+            gid: creds.gid,
+            groups,
+        };
+        assert_eq!(ids, expected, "{case}");
+        let server = &creds.context;
+        assert_eq!(server.enctype, enctype, "{case}");
+        assert_eq!(server.flags, FLAG_CFX | FLAG_ACCEPTOR_SUBKEY, "{case}");
+        assert_eq!(entry.expiry, i64::from(server.endtime));
+
+        let mut acceptor = KernelEnd::import("svcgssd's context", server);
+        let mut initiator = MitEnd {
+            name: "MIT's initiator",
+            peer,
+        };
+        // knfsd's INIT reply carries the window signed with the new context.
+        let window = acceptor.get_mic(&WINDOW.to_be_bytes());
+        assert_eq!(
+            initiator.verify_mic(&WINDOW.to_be_bytes(), &window),
+            Ok(()),
+            "{case}: the window's MIC"
+        );
+        exchange_tokens(&mut initiator, &mut acceptor);
+
+        let exported = initiator.finish();
+        assert!(exported.initiate);
+        assert_eq!(exported.enctype, server.enctype, "{case}");
+        assert_eq!(exported.key, server.key, "{case}");
+        assert!(exported.acceptor_subkey, "{case}");
+        assert_eq!(exported.endtime, server.endtime, "{case}");
+        // MIT counts svcgssd's tokens from the context record's first number.
+        assert_eq!(exported.recv_seq, server.seq_send, "{case}");
+    }
 }

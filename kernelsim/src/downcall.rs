@@ -23,6 +23,7 @@ pub const MAX_DOWNCALL: usize = 1024;
 
 /// The context flag bits of the v2 exported context.
 pub const FLAG_INITIATOR: u32 = 0x1;
+pub const FLAG_CFX: u32 = 0x2;
 pub const FLAG_ACCEPTOR_SUBKEY: u32 = 0x4;
 
 /// A v2 exported krb5 context, as the kernel imports it.

@@ -6,12 +6,15 @@
 //! - [`procfs::ProcFs`]: knfsd's `auth.rpcsec.init` and
 //!   `auth.rpcsec.context` cache channels on FUSE;
 //! - [`rpcserver::RpcServer`]: an RPCSEC_GSS server stand-in on 127.0.0.1
-//!   that can relay tokens to `rgssd svcgssd` through the channels.
+//!   that can relay tokens to `rgssd svcgssd` through the channels;
+//! - [`context::KernelContext`]: the kernel's MIC and Wrap tokens with an
+//!   imported context.
 //!
 //! Downcalls and channel records are decoded here, independently of
 //! rgssd's own encoders, by the rules the kernel applies. Mounting needs
 //! root and /dev/fuse.
 
+pub mod context;
 pub mod downcall;
 mod fs;
 pub mod pipefs;

@@ -354,17 +354,9 @@ impl Acceptor for ProcRelay {
 /// Makes the acceptor's MIC over the big-endian window with the kernel's
 /// first sequence number for the context.
 pub fn window_mic(lucid: &crate::downcall::Lucid) -> Result<Vec<u8>, String> {
-    use krb5::gss::mic::{get_mic, token_flags};
-    let key =
-        krb5::crypto::Key::new(lucid.enctype, lucid.key.clone()).map_err(|e| e.to_string())?;
-    let mut flags = 0;
-    if lucid.flags & crate::downcall::FLAG_INITIATOR == 0 {
-        flags |= token_flags::SENT_BY_ACCEPTOR;
-    }
-    if lucid.flags & crate::downcall::FLAG_ACCEPTOR_SUBKEY != 0 {
-        flags |= token_flags::ACCEPTOR_SUBKEY;
-    }
-    get_mic(&key, flags, lucid.seq_send, &WINDOW.to_be_bytes()).map_err(|e| e.to_string())
+    crate::context::KernelContext::import(lucid)?
+        .get_mic(&WINDOW.to_be_bytes())
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

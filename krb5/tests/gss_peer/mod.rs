@@ -172,11 +172,15 @@ impl Library {
     }
 
     fn build(self, file: &str) -> PathBuf {
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gss_peer/peer.c");
         let program = Path::new(env!("CARGO_TARGET_TMPDIR")).join(file);
         // Each process builds its own file and renames it into place, so
-        // concurrent test runs never execute a half-written program.
+        // concurrent test runs never execute a half-written program. The
+        // source is embedded, so that test crates of other packages that
+        // include this module build the same peer.
         let building = program.with_extension(std::process::id().to_string());
+        let source = program.with_extension(format!("{}.c", std::process::id()));
+        std::fs::write(&source, include_str!("peer.c"))
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", source.display()));
         let package = self.package();
 
         let output = Command::new("cc")
@@ -188,16 +192,16 @@ impl Library {
             .output()
             .unwrap_or_else(|e| {
                 panic!(
-                    "cannot run cc to build {}: {e}; install a C compiler and \
-                     {package} ({self}'s GSS-API headers and libraries)",
-                    source.display()
+                    "cannot run cc to build the GSS-API peer: {e}; install a C \
+                     compiler and {package} ({self}'s GSS-API headers and \
+                     libraries)"
                 )
             });
+        let _ = std::fs::remove_file(&source);
         assert!(
             output.status.success(),
-            "cc failed to build {} against {self}'s GSS-API library; install \
-             {package}:\n{}",
-            source.display(),
+            "cc failed to build the GSS-API peer (krb5/tests/gss_peer/peer.c) \
+             against {self}'s GSS-API library; install {package}:\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
         std::fs::rename(&building, &program).unwrap_or_else(|e| {
@@ -221,9 +225,14 @@ pub struct Peer {
 
 impl Peer {
     pub fn spawn(library: Library, kdc: &TestKdc, args: &[&str]) -> Peer {
-        let mut child = kdc
-            .command(library.program())
-            .args(args)
+        let mut command = kdc.command(library.program());
+        command.args(args);
+        Peer::start(library, command)
+    }
+
+    /// Runs `command`, which must name [`Library::program`], as a peer.
+    pub fn start(library: Library, mut command: Command) -> Peer {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -561,7 +570,7 @@ const PAYLOADS: [&[u8]; 4] = [b"", b"x", b"fifteen bytes!!", &[0x5a; 100]];
 
 /// Has the peer unwrap our `token` and returns the peer's conf_state, major
 /// status and message, or the major status of a failure.
-fn peer_unwrap(peer: &mut Peer, token: &[u8]) -> Result<(bool, u32, Vec<u8>), u32> {
+pub fn peer_unwrap(peer: &mut Peer, token: &[u8]) -> Result<(bool, u32, Vec<u8>), u32> {
     peer.send_line(&format!("unwrap {}", hex::encode(token)));
     let line = peer.read_line();
     let parse_status = |text: &str| u32::from_str_radix(text.trim_start_matches("0x"), 16).unwrap();
@@ -582,12 +591,37 @@ fn peer_unwrap(peer: &mut Peer, token: &[u8]) -> Result<(bool, u32, Vec<u8>), u3
 }
 
 /// Has the peer wrap `message` and returns the peer's token.
-fn peer_wrap(peer: &mut Peer, seal: bool, message: &[u8]) -> Vec<u8> {
+pub fn peer_wrap(peer: &mut Peer, seal: bool, message: &[u8]) -> Vec<u8> {
     peer.send_line(&format!("wrap {} {}", u8::from(seal), hex::encode(message)));
     let rest = peer.expect("wrapped");
     let (conf, token) = rest.split_once(' ').unwrap_or((&rest, ""));
     assert_eq!(conf == "1", seal, "{}'s conf_state", peer.library);
     hex::decode(token).unwrap()
+}
+
+/// Has the peer sign `message` with gss_get_mic and returns the token.
+pub fn peer_mic(peer: &mut Peer, message: &[u8]) -> Vec<u8> {
+    peer.send_line(&format!("mic {}", hex::encode(message)));
+    peer.expect_hex("mic")
+}
+
+/// Has the peer check `token` over `message` with gss_verify_mic and
+/// returns its major status, or the major status of a failure.
+pub fn peer_verify_mic(peer: &mut Peer, message: &[u8], token: &[u8]) -> Result<u32, u32> {
+    peer.send_line(&format!(
+        "verify {} {}",
+        hex::encode(token),
+        hex::encode(message)
+    ));
+    let line = peer.read_line();
+    let parse_status = |text: &str| u32::from_str_radix(text.trim_start_matches("0x"), 16).unwrap();
+    if let Some(status) = line.strip_prefix("verify-failed ") {
+        return Err(parse_status(status));
+    }
+    match line.strip_prefix("verified ") {
+        Some(status) => Ok(parse_status(status)),
+        None => panic!("{} peer: expected \"verified\", got {line:?}", peer.library),
+    }
 }
 
 /// Checks the sizes that the peer chose for its Wrap token: EC 0 when

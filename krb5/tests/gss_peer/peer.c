@@ -4,12 +4,16 @@
  * headers both declare every call used here, lucid export included. Every
  * value is one line, and binary values are hex.
  *
- *   peer accept [cb=BINDINGS] [commands]
- *   peer init SERVICE@HOST [nomutual] [sequence] [cb=BINDINGS] [commands]
+ *   peer accept [cb=BINDINGS] [commands | commands-only]
+ *   peer init SERVICE@HOST [nomutual] [sequence] [cb=BINDINGS]
+ *             [enctypes=LIST] [commands | commands-only]
  *
  * cb= passes channel bindings to both context calls, as five colon-separated
  * fields: initiator address type (decimal), initiator address (hex),
- * acceptor address type, acceptor address, application data.
+ * acceptor address type, acceptor address, application data. enctypes= is
+ * a comma-separated list of enctype numbers that the initiator passes to
+ * gss_krb5_set_allowable_enctypes, as rpc.gssd does with the kernel's list.
+ * commands-only runs the command loop without the fixed MIC exchange.
  *
  * Both modes run the same exchange after establishing the context:
  *
@@ -22,6 +26,9 @@
  *           <- "wrap" CONF message       -> "wrapped" conf_state token
  *           <- "unwrap" token            -> "unwrapped" conf_state status message
  *                                           or "unwrap-failed" status
+ *           <- "mic" message             -> "mic" token
+ *           <- "verify" token message    -> "verified" status
+ *                                           or "verify-failed" status
  *           -> "lucid" fields of gss_krb5_export_lucid_sec_context v1
  *
  * The lucid export comes last because MIT deletes the context it exports.
@@ -39,8 +46,12 @@
 /* The channel bindings of cb=, or none. */
 static struct gss_channel_bindings_struct cb_storage;
 static gss_channel_bindings_t channel_bindings = GSS_C_NO_CHANNEL_BINDINGS;
-/* Set by the "commands" option. */
+/* Set by the "commands" option, and with skip_mics by "commands-only". */
 static int commands;
+static int skip_mics;
+/* The enctypes of the "enctypes=" option; none when num_enctypes is 0. */
+static int32_t enctypes[16];
+static OM_uint32 num_enctypes;
 /* Replay and sequence detection, added to init's request by "sequence". */
 static OM_uint32 extra_flags;
 
@@ -192,6 +203,27 @@ static int parse_bindings(const char *spec)
     return 0;
 }
 
+/* Parses the value of enctypes= into enctypes. Returns 0 or -1. */
+static int parse_enctypes(const char *list)
+{
+    const char *field = list;
+
+    while (num_enctypes < sizeof(enctypes) / sizeof(enctypes[0])) {
+        char *stop;
+        long value = strtol(field, &stop, 10);
+
+        if (stop == field)
+            return -1;
+        enctypes[num_enctypes++] = (int32_t)value;
+        if (*stop == '\0')
+            return 0;
+        if (*stop != ',')
+            return -1;
+        field = stop + 1;
+    }
+    return -1;
+}
+
 static void print_token(gss_buffer_t token)
 {
     printf("token ");
@@ -279,8 +311,38 @@ static void run_commands(gss_ctx_id_t context)
                 print_hex(output.value, output.length);
                 printf("\n");
             }
+        } else if (strcmp(command, "mic") == 0) {
+            hex = strtok(NULL, " ");
+            if (hex == NULL)
+                hex = "";
+            if (decode_hex(hex, strlen(hex), &input) != 0)
+                fail_input("the message to sign in hex");
+            major = gss_get_mic(&minor, context, GSS_C_QOP_DEFAULT, &input,
+                                &output);
+            if (GSS_ERROR(major))
+                fail("gss_get_mic", major, minor);
+            printf("mic ");
+            print_hex(output.value, output.length);
+            printf("\n");
+        } else if (strcmp(command, "verify") == 0) {
+            gss_buffer_desc message;
+
+            hex = strtok(NULL, " ");
+            if (hex == NULL || decode_hex(hex, strlen(hex), &input) != 0)
+                fail_input("verify TOKEN MESSAGE");
+            hex = strtok(NULL, " ");
+            if (hex == NULL)
+                hex = "";
+            if (decode_hex(hex, strlen(hex), &message) != 0)
+                fail_input("the signed message in hex");
+            major = gss_verify_mic(&minor, context, &message, &input, NULL);
+            if (GSS_ERROR(major))
+                printf("verify-failed 0x%08x\n", major);
+            else
+                printf("verified 0x%08x\n", major);
+            free(message.value);
         } else {
-            fail_input("wrap, unwrap or end");
+            fail_input("wrap, unwrap, mic, verify or end");
         }
         fflush(stdout);
         free(input.value);
@@ -357,7 +419,8 @@ static int run_accept(void)
     printf("flags 0x%x\n", ret_flags);
     fflush(stdout);
 
-    exchange_mics(context);
+    if (!skip_mics)
+        exchange_mics(context);
     if (commands)
         run_commands(context);
     print_lucid(&context);
@@ -370,6 +433,7 @@ static int run_init(const char *target, int mutual)
     OM_uint32 major, minor, ret_flags = 0;
     OM_uint32 req_flags = GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG;
     gss_name_t name = GSS_C_NO_NAME;
+    gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
     gss_ctx_id_t context = GSS_C_NO_CONTEXT;
     gss_buffer_desc name_buffer, input = GSS_C_EMPTY_BUFFER;
     gss_buffer_desc output = GSS_C_EMPTY_BUFFER;
@@ -385,8 +449,19 @@ static int run_init(const char *target, int mutual)
     if (GSS_ERROR(major))
         fail("gss_import_name", major, minor);
 
-    /* The default credential comes from the KRB5CCNAME ccache. */
-    major = gss_init_sec_context(&minor, GSS_C_NO_CREDENTIAL, &context, name,
+    /* The credential comes from the KRB5CCNAME ccache. */
+    if (num_enctypes > 0) {
+        major = gss_acquire_cred(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE,
+                                 GSS_C_NO_OID_SET, GSS_C_INITIATE, &cred,
+                                 NULL, NULL);
+        if (GSS_ERROR(major))
+            fail("gss_acquire_cred", major, minor);
+        major = gss_krb5_set_allowable_enctypes(&minor, cred, num_enctypes,
+                                                enctypes);
+        if (GSS_ERROR(major))
+            fail("gss_krb5_set_allowable_enctypes", major, minor);
+    }
+    major = gss_init_sec_context(&minor, cred, &context, name,
                                  (gss_OID)gss_mech_krb5, req_flags, 0,
                                  channel_bindings, GSS_C_NO_BUFFER,
                                  NULL, &output, &ret_flags, NULL);
@@ -397,7 +472,7 @@ static int run_init(const char *target, int mutual)
 
     if (major == GSS_S_CONTINUE_NEEDED) {
         input = read_hex_line("the acceptor's reply token");
-        major = gss_init_sec_context(&minor, GSS_C_NO_CREDENTIAL, &context,
+        major = gss_init_sec_context(&minor, cred, &context,
                                      name, (gss_OID)gss_mech_krb5, req_flags,
                                      0, channel_bindings, &input,
                                      NULL, &output, &ret_flags, NULL);
@@ -411,11 +486,14 @@ static int run_init(const char *target, int mutual)
     printf("flags 0x%x\n", ret_flags);
     fflush(stdout);
 
-    exchange_mics(context);
+    if (!skip_mics)
+        exchange_mics(context);
     if (commands)
         run_commands(context);
     print_lucid(&context);
     gss_release_name(&minor, &name);
+    if (cred != GSS_C_NO_CREDENTIAL)
+        gss_release_cred(&minor, &cred);
     return 0;
 }
 
@@ -439,6 +517,12 @@ int main(int argc, char **argv)
             extra_flags = GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG;
         else if (strcmp(argv[i], "commands") == 0)
             commands = 1;
+        else if (strcmp(argv[i], "commands-only") == 0)
+            commands = skip_mics = 1;
+        else if (init && strncmp(argv[i], "enctypes=", 9) == 0) {
+            if (parse_enctypes(argv[i] + 9) != 0)
+                goto usage;
+        }
         else if (strncmp(argv[i], "cb=", 3) != 0 ||
                  parse_bindings(argv[i] + 3) != 0)
             goto usage;
@@ -447,8 +531,9 @@ int main(int argc, char **argv)
 
 usage:
     fprintf(stderr,
-            "usage: %s accept [cb=BINDINGS] [commands] | init SERVICE@HOST "
-            "[nomutual] [sequence] [cb=BINDINGS] [commands]\n",
+            "usage: %s accept [cb=BINDINGS] [commands | commands-only] | "
+            "init SERVICE@HOST [nomutual] [sequence] [cb=BINDINGS] "
+            "[enctypes=LIST] [commands | commands-only]\n",
             argv[0]);
     return 2;
 }
