@@ -51,7 +51,7 @@ install_rust() {
     fi
     cargo_is_recent && return 0
     say "installing Rust's stable toolchain with rustup into $HOME/.cargo (Debian's rustc is older than $MIN_RUST)"
-    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
+    curl --proto '=https' --tlsv1.2 -sSf https://static.rust-lang.org/rustup/rustup-init.sh |
         sh -s -- -y --profile minimal --default-toolchain stable
     export PATH="$HOME/.cargo/bin:$PATH"
     cargo_is_recent || die "cargo $MIN_RUST or later is still not on PATH after rustup; see $HOME/.cargo/bin"
