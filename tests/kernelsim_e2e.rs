@@ -1263,3 +1263,49 @@ fn gssd_user_cache_service_tickets() {
         assert_ne!(renewed.ticket, ticket.ticket, "{case}");
     }
 }
+
+#[test]
+fn svcgssd_sigterm_answers_request_in_flight() {
+    if !fuse_or_skip() {
+        return;
+    }
+    let mut world = World::start();
+    let client = world.client(SERVER, world.server.port());
+
+    // svcgssd has read the request and waits to install the context when
+    // SIGTERM arrives.
+    world.procfs.hold_context_writes();
+    let upcall = client
+        .upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n")
+        .unwrap();
+    let held = world.procfs.wait_held_context_write(WAIT);
+    if !held {
+        world.procfs.release_context_writes();
+    }
+    assert!(held, "no context write:\n{}", world.logs());
+    let pid = nix::unistd::Pid::from_raw(world.svcgssd.child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while !world.svcgssd.log().contains("SIGTERM: stopping") {
+        assert!(Instant::now() < deadline, "{}", world.logs());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    world.procfs.release_context_writes();
+
+    // The context and the reply still reach the kernel, and the daemon
+    // then exits with status 0.
+    let outcome = client.wait(upcall, WAIT).expect("no downcall");
+    world.check_context(&outcome, 0, Some(&format!("nfs@{}", local_host())));
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = world.svcgssd.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "{}", world.logs());
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}:\n{}", world.logs());
+    let log = world.svcgssd.log();
+    assert!(!log.contains("still in progress"), "{log}");
+    assert!(world.procfs.wait_listener(false, WAIT));
+}
