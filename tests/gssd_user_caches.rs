@@ -16,7 +16,7 @@ use krb5::credentials::Credential;
 use krb5::kdc::{KdcClient, TgsOptions};
 use krb5::Principal;
 use rgssd::gssd::creds::{
-    store_user_credentials, user_credential, user_tgt, CredsSettings, UserCredential, WantedTicket,
+    store_user_credentials, user_credential, user_tgt, CredsSettings, TicketQuery, UserCredential,
 };
 use testkdc::{PrincipalSpec, TestKdc, TestKdcOptions};
 
@@ -225,8 +225,8 @@ fn file_cache_symlink_not_followed() {
     );
 }
 
-fn wanted(enctypes: &[i32]) -> WantedTicket {
-    WantedTicket {
+fn nfs_query(enctypes: &[i32]) -> TicketQuery {
+    TicketQuery {
         service: Principal::parse(SERVICE, None).unwrap(),
         enctypes: enctypes.to_vec(),
     }
@@ -246,7 +246,7 @@ fn lookup_service(
             &settings(&[], true),
             false,
             now(),
-            Some(&wanted(enctypes)),
+            Some(&nfs_query(enctypes)),
         ))
         .map_err(|e| e.message)
 }

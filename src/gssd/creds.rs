@@ -252,7 +252,7 @@ pub fn expand_dir(template: &str, uid: u32) -> String {
 /// is used in place of a TGS exchange when its session key has one of
 /// `enctypes`, the enctypes the kernel and krb5.conf both allow.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WantedTicket {
+pub struct TicketQuery {
     pub service: Principal,
     pub enctypes: Vec<i32>,
 }
@@ -260,7 +260,7 @@ pub struct WantedTicket {
 /// A valid credential found in a user's caches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserCredential {
-    /// A ticket for the wanted service, used without asking the KDC.
+    /// A ticket for the queried service, used without asking the KDC.
     ServiceTicket(Credential),
     /// A TGT, with the name of the cache that holds it, where new service
     /// tickets are stored.
@@ -274,34 +274,6 @@ impl UserCredential {
             Self::ServiceTicket(ticket) => &ticket.client,
             Self::Tgt { tgt, .. } => &tgt.client,
         }
-    }
-}
-
-/// Builds the request for the caches of `uid`, with the gid left at 0.
-fn user_cache_request(
-    config: &Config,
-    uid: u32,
-    settings: &CredsSettings,
-    skip_machine_caches: bool,
-    now: u32,
-    wanted: Option<&WantedTicket>,
-) -> UserCacheRequest {
-    UserCacheRequest {
-        uid,
-        gid: 0,
-        now,
-        skip_machine_caches,
-        kcm_socket: config
-            .libdefault_for_realm(None, "kcm_socket")
-            .map(str::to_string),
-        default_name: config.default_ccache_name_for(uid).ok(),
-        preferred_realm: settings.preferred_realm.clone(),
-        wanted: wanted.cloned(),
-        dirs: settings
-            .ccache_dirs
-            .iter()
-            .map(|dir| expand_dir(dir, uid))
-            .collect(),
     }
 }
 
@@ -322,7 +294,7 @@ pub async fn user_tgt(
     }
 }
 
-/// Finds a valid ticket for `wanted`, else a valid TGT, for `uid` as
+/// Finds a valid ticket for `query`, else a valid TGT, for `uid` as
 /// [`find_user_credential`] does. For a uid other than 0 the caches are
 /// read by a helper process running as that uid, when `settings` names one.
 pub async fn user_credential(
@@ -331,9 +303,25 @@ pub async fn user_credential(
     settings: &CredsSettings,
     skip_machine_caches: bool,
     now: u32,
-    wanted: Option<&WantedTicket>,
+    query: Option<&TicketQuery>,
 ) -> Result<UserCredential, CredsError> {
-    let request = user_cache_request(config, uid, settings, skip_machine_caches, now, wanted);
+    let request = UserCacheRequest {
+        uid,
+        gid: 0,
+        now,
+        skip_machine_caches,
+        kcm_socket: config
+            .libdefault_for_realm(None, "kcm_socket")
+            .map(str::to_string),
+        default_name: config.default_ccache_name_for(uid).ok(),
+        preferred_realm: settings.preferred_realm.clone(),
+        query: query.cloned(),
+        dirs: settings
+            .ccache_dirs
+            .iter()
+            .map(|dir| expand_dir(dir, uid))
+            .collect(),
+    };
     match &settings.user_helper {
         Some(program) if uid != 0 => {
             let request = UserCacheRequest {
@@ -380,7 +368,7 @@ pub async fn store_user_credentials(
     }
 }
 
-/// Finds a valid ticket for `wanted` (when given) or else a valid TGT for
+/// Finds a valid ticket for `query` (when given) or else a valid TGT for
 /// `uid`, reading with this process's rights. The first place is the cache
 /// that krb5.conf's `default_ccache_name` names for the uid
 /// (`default_name`), then the other caches of its collection. Then come the
@@ -396,19 +384,19 @@ pub fn find_user_credential(
     options: &ResolveOptions,
     skip_machine_caches: bool,
     now: u32,
-    wanted: Option<&WantedTicket>,
+    query: Option<&TicketQuery>,
 ) -> Result<UserCredential, CredsError> {
     let mut saw_cache = false;
 
     if let Some(name) = default_name {
-        match valid_credential(name, uid, now, options, wanted) {
+        match valid_credential(name, uid, now, options, query) {
             Ok(Some(found)) => return Ok(found),
             Ok(None) => saw_cache = true,
             Err(()) => {}
         }
         // The other caches of a DIR, KEYRING or KCM collection.
         for cache in ccache::collection_with(name, options).unwrap_or_default() {
-            match credential_in(cache.as_ref(), uid, now, wanted) {
+            match credential_in(cache.as_ref(), uid, now, query) {
                 Ok(Some(found)) => return Ok(found),
                 Ok(None) => saw_cache = true,
                 Err(()) => {}
@@ -451,7 +439,7 @@ pub fn find_user_credential(
 
     let mut valid = Vec::new();
     for candidate in &candidates {
-        match valid_credential(&candidate.name, uid, now, options, wanted) {
+        match valid_credential(&candidate.name, uid, now, options, query) {
             Ok(Some(found)) => valid.push(found),
             Ok(None) | Err(()) => saw_cache = true,
         }
@@ -485,30 +473,30 @@ fn valid_credential(
     uid: u32,
     now: u32,
     options: &ResolveOptions,
-    wanted: Option<&WantedTicket>,
+    query: Option<&TicketQuery>,
 ) -> Result<Option<UserCredential>, ()> {
     let cache = ccache::resolve_with(name, options).map_err(|_| ())?;
-    credential_in(cache.as_ref(), uid, now, wanted)
+    credential_in(cache.as_ref(), uid, now, query)
 }
 
-/// Returns the cache's usable ticket for `wanted`, else its valid TGT for
+/// Returns the cache's usable ticket for `query`, else its valid TGT for
 /// the default principal's own realm.
 fn credential_in(
     cache: &dyn CredentialCache,
     uid: u32,
     now: u32,
-    wanted: Option<&WantedTicket>,
+    query: Option<&TicketQuery>,
 ) -> Result<Option<UserCredential>, ()> {
     let principal = cache.principal().map_err(|e| {
         debug!("skipping cache {} of uid {uid}: {e}", cache.name());
     })?;
     let credentials = cache.credentials().map_err(|_| ())?;
-    if let Some(wanted) = wanted {
-        if let Some(ticket) = usable_service_ticket(&credentials, &principal, wanted, now) {
+    if let Some(query) = query {
+        if let Some(ticket) = usable_service_ticket(&credentials, &principal, query, now) {
             debug!(
                 "cache {} of uid {uid} holds a usable ticket for {}",
                 cache.name(),
-                wanted.service
+                query.service
             );
             return Ok(Some(UserCredential::ServiceTicket(ticket.clone())));
         }
@@ -523,12 +511,12 @@ fn credential_in(
         }))
 }
 
-/// Picks the ticket for `wanted.service` that an upcall may use: issued to
+/// Picks the ticket for `query.service` that an upcall may use: issued to
 /// the cache's principal, not user-to-user, not marked invalid (an
 /// unvalidated postdated ticket), started or starting within
 /// [`EXPIRY_MARGIN`] seconds (the clock skew servers allow), valid for more
 /// than [`EXPIRY_MARGIN`] seconds, and with a session key enctype in
-/// `wanted.enctypes`, since the kernel cannot use any other. An entry
+/// `query.enctypes`, since the kernel cannot use any other. An entry
 /// stored under the service's realm comes first. MIT's
 /// gss_init_sec_context stores a ticket under the name it asked for, which
 /// has an empty realm when the host's realm was left to KDC referrals, so
@@ -536,22 +524,22 @@ fn credential_in(
 pub fn usable_service_ticket<'a>(
     credentials: &'a [Credential],
     client: &Principal,
-    wanted: &WantedTicket,
+    query: &TicketQuery,
     now: u32,
 ) -> Option<&'a Credential> {
     let usable = |c: &&Credential| {
-        c.server.components == wanted.service.components
+        c.server.components == query.service.components
             && c.client.same_name(client)
             && !c.is_skey
             && c.flags & ticket_flags::INVALID == 0
             && c.starttime <= now.saturating_add(EXPIRY_MARGIN)
             && c.endtime > now.saturating_add(EXPIRY_MARGIN)
-            && wanted.enctypes.contains(&c.session_key.enctype())
+            && query.enctypes.contains(&c.session_key.enctype())
     };
     let in_realm = credentials
         .iter()
         .filter(usable)
-        .find(|c| c.server.realm == wanted.service.realm);
+        .find(|c| c.server.realm == query.service.realm);
     in_realm.or_else(|| {
         credentials
             .iter()
@@ -654,12 +642,12 @@ mod tests {
     fn cached_service_ticket_choice() {
         let now = 10_000;
         let alice = Principal::parse("alice@EXAMPLE.TEST", None).unwrap();
-        let wanted = WantedTicket {
+        let query = TicketQuery {
             service: Principal::host_service("nfs", "server.example.test", "EXAMPLE.TEST"),
             enctypes: vec![18, 17],
         };
         let pick = |credentials: &[Credential]| {
-            usable_service_ticket(credentials, &alice, &wanted, now).cloned()
+            usable_service_ticket(credentials, &alice, &query, now).cloned()
         };
         let good = service_ticket("nfs/server.example.test@EXAMPLE.TEST", 18, now + 3600);
         assert_eq!(pick(std::slice::from_ref(&good)), Some(good.clone()));

@@ -18,7 +18,7 @@ use krb5::Principal;
 use log::{debug, info, warn};
 
 use super::creds::{
-    self, CredsError, CredsSettings, LocalHost, MachineCache, UserCredential, WantedTicket,
+    self, CredsError, CredsSettings, LocalHost, MachineCache, TicketQuery, UserCredential,
     EXPIRY_MARGIN,
 };
 use crate::kernel::downcall::{errno, ContextDowncall};
@@ -306,7 +306,7 @@ impl Gssd {
         enctypes: &[i32],
         use_cached: bool,
     ) -> Result<Credential, UpcallError> {
-        let wanted = WantedTicket {
+        let query = TicketQuery {
             service: service.clone(),
             enctypes: enctypes.to_vec(),
         };
@@ -316,7 +316,7 @@ impl Gssd {
             &self.creds,
             uid == 0,
             now_u32(),
-            use_cached.then_some(&wanted),
+            use_cached.then_some(&query),
         )
         .await?;
         let (tgt, cache) = match found {

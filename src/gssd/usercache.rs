@@ -16,11 +16,11 @@
 //! stores them in one of the user's caches, so that root never writes a
 //! user's cache itself.
 //!
-//! A find reply is the letter `S` and the service ticket in the version 4
-//! credential encoding, or the letter `T`, the cache's name (a 32-bit
-//! big-endian length and UTF-8) and the TGT, or the letter `E`, a byte
-//! that is 1 when only expired caches were found, and a UTF-8 message. A
-//! store reply is the letter `K`, or `E` as above. The tickets to store
+//! A find reply takes one of three forms. `S` and the service ticket in
+//! the version 4 credential encoding. `T`, the cache's name (a 32-bit
+//! big-endian length and UTF-8) and the TGT. `E`, a byte that is 1 when
+//! only expired caches were found, and a UTF-8 message. A store reply is
+//! the letter `K`, or `E` as above. The tickets to store
 //! arrive as a sequence of 32-bit big-endian lengths, each followed by a
 //! credential. The helper runs as the user, who may trace it, so the
 //! daemon decodes its reply as untrusted input. That reply holds no more
@@ -37,7 +37,7 @@ use krb5::Principal;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zeroize::Zeroizing;
 
-use super::creds::{find_user_credential, CredsError, UserCredential, WantedTicket};
+use super::creds::{find_user_credential, CredsError, TicketQuery, UserCredential};
 
 /// The hidden first argument that selects the helper in the multi-call
 /// binary. It is not listed by `rgssd --help`.
@@ -79,7 +79,7 @@ pub struct UserCacheRequest {
     pub default_name: Option<String>,
     pub preferred_realm: Option<String>,
     /// The service ticket looked for before the TGT, if any.
-    pub wanted: Option<WantedTicket>,
+    pub query: Option<TicketQuery>,
     /// The search directories, `%U` already expanded.
     pub dirs: Vec<String>,
 }
@@ -88,14 +88,14 @@ const FIXED_ARGS: usize = 9;
 
 impl UserCacheRequest {
     /// Encodes the request as arguments: uid, gid, time, the skip flag,
-    /// the KCM socket, the default name, the realm, the wanted service and
+    /// the KCM socket, the default name, the realm, the queried service and
     /// its comma-separated enctypes (each empty when unset), then the
     /// directories.
     pub fn to_args(&self) -> Vec<String> {
-        let (service, enctypes) = match &self.wanted {
-            Some(wanted) => (
-                wanted.service.to_string(),
-                wanted
+        let (service, enctypes) = match &self.query {
+            Some(query) => (
+                query.service.to_string(),
+                query
                     .enctypes
                     .iter()
                     .map(i32::to_string)
@@ -145,7 +145,7 @@ impl UserCacheRequest {
             kcm_socket: optional(4),
             default_name: optional(5),
             preferred_realm: optional(6),
-            wanted: wanted_from_args(&args[7], &args[8])?,
+            query: query_from_args(&args[7], &args[8])?,
             dirs: args[FIXED_ARGS..].to_vec(),
         })
     }
@@ -160,13 +160,13 @@ impl UserCacheRequest {
             &resolve_options(self.kcm_socket.as_deref()),
             self.skip_machine_caches,
             self.now,
-            self.wanted.as_ref(),
+            self.query.as_ref(),
         )
     }
 }
 
-/// Decodes the wanted service and its enctypes; both empty means none.
-fn wanted_from_args(service: &str, enctypes: &str) -> Result<Option<WantedTicket>, String> {
+/// Decodes the queried service and its enctypes. Both empty means none.
+fn query_from_args(service: &str, enctypes: &str) -> Result<Option<TicketQuery>, String> {
     if service.is_empty() && enctypes.is_empty() {
         return Ok(None);
     }
@@ -179,7 +179,7 @@ fn wanted_from_args(service: &str, enctypes: &str) -> Result<Option<WantedTicket
                 .map_err(|_| format!("invalid enctype {e:?}: expected a number"))
         })
         .collect::<Result<Vec<i32>, String>>()?;
-    Ok(Some(WantedTicket { service, enctypes }))
+    Ok(Some(TicketQuery { service, enctypes }))
 }
 
 fn resolve_options(kcm_socket: Option<&str>) -> ResolveOptions {
@@ -590,7 +590,7 @@ mod tests {
             kcm_socket: Some("/run/kcm".into()),
             default_name: Some("KEYRING:persistent:1001".into()),
             preferred_realm: None,
-            wanted: None,
+            query: None,
             dirs: vec!["/tmp".into(), "/run/user/1001".into()],
         }
     }
@@ -620,19 +620,19 @@ mod tests {
         assert_eq!(UserCacheRequest::from_args(&args), Ok(request));
 
         let with_service = UserCacheRequest {
-            wanted: Some(WantedTicket {
+            query: Some(TicketQuery {
                 service: Principal::host_service("nfs", "server.example.test", "EXAMPLE.TEST"),
                 enctypes: vec![20, 18, 17],
             }),
             ..self::request()
         };
         let decoded = UserCacheRequest::from_args(&with_service.to_args()).unwrap();
-        let wanted = decoded.wanted.unwrap();
+        let query = decoded.query.unwrap();
         assert_eq!(
-            wanted.service.to_string(),
+            query.service.to_string(),
             "nfs/server.example.test@EXAMPLE.TEST"
         );
-        assert_eq!(wanted.enctypes, vec![20, 18, 17]);
+        assert_eq!(query.enctypes, vec![20, 18, 17]);
     }
 
     #[test]

@@ -369,7 +369,7 @@ impl Drop for InFlight {
     }
 }
 
-/// What one connection needs from the service.
+/// The shared state that one connection uses.
 struct Connection {
     server: ServerSource,
     workers: Arc<Semaphore>,
@@ -382,7 +382,7 @@ impl Connection {
     /// sends several calls at once on one connection, each with its own
     /// xid, so replies may leave in another order than the calls came.
     /// After shutdown a call whose first bytes have arrived is still read
-    /// and answered, and no later one is read.
+    /// and gets its reply, and no later one is read.
     async fn serve(mut self, stream: UnixStream) -> io::Result<()> {
         let (mut reader, writer) = stream.into_split();
         let (replies, outbox) = mpsc::channel::<(Vec<u8>, InFlight)>(WORKERS * 2);

@@ -257,7 +257,7 @@ pub fn run(invocation: &mut Invocation<'_>) -> i32 {
     serve(&shared, &channels, &stop)
 }
 
-/// What the request readers share with the signal thread for stopping.
+/// The stop state that the request readers share with the signal thread.
 #[derive(Clone)]
 struct StopState {
     /// Requests read, or being read, and not yet completed.
@@ -268,8 +268,8 @@ struct StopState {
     wake: Arc<OwnedFd>,
     /// Turns true on SIGTERM or SIGINT, for the gss-proxy service.
     shutdown: watch::Receiver<bool>,
-    /// True while the gss-proxy service runs. It returns once it has
-    /// answered its calls in flight.
+    /// True while the gss-proxy service runs. It returns once its calls in
+    /// flight have their replies.
     socket_serving: Arc<AtomicBool>,
 }
 

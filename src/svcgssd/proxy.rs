@@ -20,7 +20,7 @@ use crate::tools::FAILURE;
 /// Each call uses the server that `server` contains at that moment, so a
 /// reload on SIGHUP takes effect. Returns `None` when the procfs channel
 /// should be served instead, and otherwise the exit status once the socket
-/// fails, or 0 once the calls in flight at SIGTERM or SIGINT are answered.
+/// fails, or 0 once the calls in flight at SIGTERM or SIGINT have replies.
 pub(super) fn run(
     server: &Arc<RwLock<Arc<Server>>>,
     options: &Options,
@@ -133,7 +133,10 @@ async fn serve_socket(
     stop.socket_serving.store(false, Ordering::SeqCst);
     match result {
         Ok(()) => {
-            info!("the calls in flight on {} are answered", socket.display());
+            info!(
+                "stopped serving {}; every call in flight got its reply",
+                socket.display()
+            );
             Some(0)
         }
         Err(e) => {
