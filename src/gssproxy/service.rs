@@ -388,9 +388,27 @@ impl Connection {
         let (replies, outbox) = mpsc::channel::<(Vec<u8>, InFlight)>(WORKERS * 2);
         let writer_task = tokio::spawn(write_replies(writer, outbox));
 
-        while let Some(first) = self.first_byte(&mut reader).await? {
+        let read = self.read_calls(&mut reader, &replies).await;
+        // The calls already read still get their replies, also after a read
+        // error, before the connection counts as closed.
+        drop(replies);
+        let written = match writer_task.await {
+            Ok(result) => result,
+            Err(e) => Err(io::Error::other(e)),
+        };
+        read.and(written)
+    }
+
+    /// Reads calls until the end of the stream or shutdown and starts a
+    /// handler for each, which sends its reply to `replies`.
+    async fn read_calls(
+        &mut self,
+        reader: &mut OwnedReadHalf,
+        replies: &mpsc::Sender<(Vec<u8>, InFlight)>,
+    ) -> io::Result<()> {
+        while let Some(first) = self.first_byte(reader).await? {
             let call = InFlight::start(&self.in_flight);
-            let mut rest = (&first[..]).chain(&mut reader);
+            let mut rest = (&first[..]).chain(&mut *reader);
             let Some(message) = record::read_record(&mut rest, MAX_CALL_LEN).await? else {
                 break;
             };
@@ -414,11 +432,7 @@ impl Connection {
                 }
             });
         }
-        drop(replies);
-        match writer_task.await {
-            Ok(result) => result,
-            Err(e) => Err(io::Error::other(e)),
-        }
+        Ok(())
     }
 }
 
