@@ -16,11 +16,11 @@
 //! stores them in one of the user's caches, so that root never writes a
 //! user's cache itself.
 //!
-//! A find reply takes one of three forms. `S` and the service ticket in
-//! the version 4 credential encoding. `T`, the cache's name (a 32-bit
-//! big-endian length and UTF-8) and the TGT. `E`, a byte that is 1 when
-//! only expired caches were found, and a UTF-8 message. A store reply is
-//! the letter `K`, or `E` as above. The tickets to store
+//! A find reply starts with a letter. After `S` comes the service ticket
+//! in the version 4 credential encoding. After `T` come the cache's name
+//! (a 32-bit big-endian length and UTF-8) and the TGT. After `E` come a
+//! byte that is 1 when only expired caches were found and a UTF-8 message.
+//! A store reply is the letter `K`, or `E` as above. The tickets to store
 //! arrive as a sequence of 32-bit big-endian lengths, each followed by a
 //! credential. The helper runs as the user, who may trace it, so the
 //! daemon decodes its reply as untrusted input. That reply holds no more
