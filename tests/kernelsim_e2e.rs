@@ -1230,6 +1230,41 @@ fn gssd_user_cache_service_tickets() {
     };
     assert_eq!(i64::from(context.endtime), i64::from(stored.endtime));
 
+    // MIT's `kvno -S` asks for the host-based name with the referral
+    // (empty) realm when krb5.conf maps no domain to a realm, and stores
+    // the ticket under that name. gssd uses that entry too.
+    let uid = 61015;
+    let path = ccdir.join(format!("krb5cc_{uid}"));
+    let cache = format!("FILE:{}", path.display());
+    kinit_as(&world.kdc, &cache, "1h", &path, uid);
+    let kvno = testkdc::find_program("kvno", "krb5-user").unwrap();
+    let output = world
+        .kdc
+        .command(kvno)
+        .args(["-c", &cache, "-S", "nfs", SERVER])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "kvno -S: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        krb5::ccache::resolve(&cache).unwrap().remove(&tgt).unwrap(),
+        1
+    );
+    chown_tree(&path, uid);
+    let servers: Vec<String> = krb5::ccache::resolve(&cache)
+        .unwrap()
+        .credentials()
+        .unwrap()
+        .iter()
+        .map(|c| c.server.to_string())
+        .collect();
+    assert_eq!(servers, [format!("nfs/{SERVER}@")]);
+    let outcome = user_upcall(&client, uid).expect("no downcall");
+    world.check_context(&outcome, uid, None);
+
     // Cache entries that must not be used: one expired, one whose session
     // key enctype the kernel did not offer. gssd gets a new ticket and
     // stores it in place of the old entry.

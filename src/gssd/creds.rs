@@ -517,10 +517,10 @@ fn credential_in(
 /// [`EXPIRY_MARGIN`] seconds (the clock skew servers allow), valid for more
 /// than [`EXPIRY_MARGIN`] seconds, and with a session key enctype in
 /// `query.enctypes`, since the kernel cannot use any other. An entry
-/// stored under the service's realm comes first. MIT's
-/// gss_init_sec_context stores a ticket under the name it asked for, which
-/// has an empty realm when the host's realm was left to KDC referrals, so
-/// such an entry is taken next.
+/// stored under the service's realm comes first. MIT krb5 (1.20's
+/// gss_init_sec_context and `kvno -S`) stores a ticket under the name it
+/// asked for, which has an empty realm when krb5.conf maps the host to no
+/// realm and the KDC's referrals find it, so such an entry is taken next.
 pub fn usable_service_ticket<'a>(
     credentials: &'a [Credential],
     client: &Principal,
