@@ -201,6 +201,9 @@ pub fn destroy_machine_ccaches() -> usize {
 /// Writes the machine TGT to `DIR/krb5ccmachine_REALM`, where rpc.gssd
 /// keeps it, so that administrators can inspect it with klist. Failure only
 /// logs: the daemon keeps its own copy in memory.
+///
+/// NOTE: service tickets got with machine credentials stay in memory only,
+/// while rpc.gssd linked with MIT krb5 also stores them in this file.
 fn write_machine_ccache(dir: &str, principal: &Principal, tgt: &Credential) {
     let path = Path::new(dir).join(format!("krb5ccmachine_{}", principal.realm));
     let name = format!("FILE:{}", path.display());
