@@ -1230,7 +1230,7 @@ fn gssd_user_cache_service_tickets() {
     };
     assert_eq!(i64::from(context.endtime), i64::from(stored.endtime));
 
-    // MIT's `kvno -S` asks for the host-based name with the referral
+    // MIT's `kvno -S` requests the host-based name with the referral
     // (empty) realm when krb5.conf maps no domain to a realm, and stores
     // the ticket under that name. gssd uses that entry too.
     let uid = 61015;

@@ -265,8 +265,8 @@ pub struct TicketQuery {
 pub enum UserCredential {
     /// A ticket for the queried service, used without asking the KDC.
     ServiceTicket(Credential),
-    /// A TGT, with the name of the cache that holds it, where new service
-    /// tickets are stored.
+    /// A TGT, with the name of the cache that contains it, where new
+    /// service tickets are stored.
     Tgt { tgt: Credential, cache: String },
 }
 
@@ -514,12 +514,12 @@ fn credential_in(
         }))
 }
 
-/// Picks the ticket for `query.service` that an upcall may use: issued to
-/// the cache's principal, not user-to-user, not marked invalid (an
-/// unvalidated postdated ticket), started or starting within
-/// [`EXPIRY_MARGIN`] seconds (the clock skew servers allow), valid for more
-/// than [`EXPIRY_MARGIN`] seconds, and with a session key enctype in
-/// `query.enctypes`, since the kernel cannot use any other. An entry
+/// Picks the ticket for `query.service` that an upcall may use. It must be
+/// issued to the cache's principal, not user-to-user, and not marked
+/// invalid (an unvalidated postdated ticket). It must start within
+/// [`EXPIRY_MARGIN`] seconds (the clock skew servers allow) and stay valid
+/// for more than [`EXPIRY_MARGIN`] seconds. Its session key enctype must be
+/// in `query.enctypes`, since the kernel cannot use any other. An entry
 /// stored under the service's realm comes first. MIT krb5 (1.20's
 /// gss_init_sec_context and `kvno -S`) stores a ticket under the name it
 /// asked for, which has an empty realm when krb5.conf maps the host to no

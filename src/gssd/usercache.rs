@@ -337,8 +337,8 @@ async fn run_as_user(
     let mut reply = Zeroizing::new(Vec::with_capacity(REPLY_CAPACITY));
     let exchange = async {
         if let (Some(mut stdin), Some(input)) = (stdin, input) {
-            // A helper that fails early exits without reading its input;
-            // its reply then says why, so a broken pipe is not an error.
+            // A helper that fails early exits without reading its input, and
+            // its reply gives the reason, so a broken pipe is not an error.
             let _ = stdin.write_all(input).await;
         }
         stdout
