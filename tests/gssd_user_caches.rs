@@ -12,14 +12,20 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use krb5::config::Config;
-use rgssd::gssd::creds::{user_tgt, CredsSettings};
-use testkdc::{TestKdc, TestKdcOptions};
+use krb5::credentials::Credential;
+use krb5::kdc::{KdcClient, TgsOptions};
+use krb5::Principal;
+use rgssd::gssd::creds::{
+    store_user_credentials, user_credential, user_tgt, CredsSettings, TicketQuery, UserCredential,
+};
+use testkdc::{PrincipalSpec, TestKdc, TestKdcOptions};
 
 mod common;
 
 use common::ScratchDir;
 
 const REALM: &str = "EXAMPLE.TEST";
+const SERVICE: &str = "nfs/server.example.test@EXAMPLE.TEST";
 
 fn usable() -> bool {
     if !nix::unistd::geteuid().is_root() {
@@ -158,7 +164,8 @@ fn start_kdc() -> TestKdc {
     TestKdc::start(
         TestKdcOptions::new(REALM)
             .user("alice", "alice-pw")
-            .user("bob", "bob-pw"),
+            .user("bob", "bob-pw")
+            .principal(PrincipalSpec::service("nfs/server.example.test")),
     )
     .unwrap_or_else(|e| panic!("{e}"))
 }
@@ -218,6 +225,90 @@ fn file_cache_symlink_not_followed() {
     );
 }
 
+fn nfs_query(enctypes: &[i32]) -> TicketQuery {
+    TicketQuery {
+        service: Principal::parse(SERVICE, None).unwrap(),
+        enctypes: enctypes.to_vec(),
+    }
+}
+
+/// Looks up the nfs ticket, else the TGT, of `uid` through the helper.
+fn lookup_service(
+    config: &Config,
+    runtime: &tokio::runtime::Runtime,
+    uid: u32,
+    enctypes: &[i32],
+) -> Result<UserCredential, String> {
+    runtime
+        .block_on(user_credential(
+            config,
+            uid,
+            &settings(&[], true),
+            false,
+            now(),
+            Some(&nfs_query(enctypes)),
+        ))
+        .map_err(|e| e.message)
+}
+
+/// Gets the nfs ticket with the TGT that the helper found for `uid`,
+/// stores it through the helper in the cache that holds the TGT, and
+/// returns MIT's klist output, run as the user, for that cache.
+fn store_service_ticket(conf: &Path, uid: u32) -> String {
+    let config = Config::load_path_list(&conf.display().to_string()).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let found = lookup_service(&config, &runtime, uid, &[18, 17]);
+    let Ok(UserCredential::Tgt { tgt, cache }) = found else {
+        panic!("expected a TGT for uid {uid}, got {found:?}");
+    };
+    let kdc = KdcClient::from_config(std::sync::Arc::new(config.clone())).unwrap();
+    let service = Principal::parse(SERVICE, None).unwrap();
+    let ticket: Credential = runtime
+        .block_on(kdc.get_service_credentials(&tgt, &service, &TgsOptions::default()))
+        .unwrap()
+        .credential;
+    let enctype = ticket.session_key.enctype();
+    runtime
+        .block_on(store_user_credentials(
+            &config,
+            uid,
+            &settings(&[], true),
+            &cache,
+            &[ticket],
+        ))
+        .unwrap();
+
+    // The next lookup returns the stored ticket, unless its session key
+    // has an enctype that the upcall did not offer.
+    let again = lookup_service(&config, &runtime, uid, &[18, 17]);
+    assert!(
+        matches!(&again, Ok(UserCredential::ServiceTicket(t)) if t.server.to_string() == SERVICE),
+        "{again:?}"
+    );
+    let other_enctype = if enctype == 17 { 18 } else { 17 };
+    let filtered = lookup_service(&config, &runtime, uid, &[other_enctype]);
+    assert!(
+        matches!(&filtered, Ok(UserCredential::Tgt { .. })),
+        "{filtered:?}"
+    );
+
+    let output = Command::new("setpriv")
+        .args(["--reuid", &uid.to_string(), "--regid", &uid.to_string()])
+        .args(["--clear-groups", "klist", "-c", &cache])
+        .env("KRB5_CONFIG", conf)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "klist -c {cache}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 #[test]
 fn persistent_keyring_read_as_user() {
     if !usable() {
@@ -235,6 +326,7 @@ fn persistent_keyring_read_as_user() {
     as_uid(alice, &conf, "kinit alice", "alice-pw\n");
     let found = lookup(&conf, alice, &[], true);
     let empty = lookup(&conf, bob, &[], true);
+    let listed = std::panic::catch_unwind(|| store_service_ticket(&conf, alice));
     for uid in [alice, bob] {
         let _ = Command::new("keyctl")
             .args(["session", "-", "sh", "-c"])
@@ -246,6 +338,8 @@ fn persistent_keyring_read_as_user() {
     assert_eq!(found.as_deref(), Ok("alice@EXAMPLE.TEST"));
     let message = empty.unwrap_err();
     assert!(message.contains(&bob.to_string()), "{message}");
+    let listed = listed.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    assert!(listed.contains(SERVICE), "{listed}");
 }
 
 #[test]
@@ -351,4 +445,18 @@ fn kcm_caches_per_uid() {
     );
     let none = lookup(&conf, nobody_else, &[], true);
     assert!(none.is_err(), "{none:?}");
+
+    // A new nfs ticket goes into alice's KCM cache, written as alice, and
+    // bob's cache stays without it.
+    let listed = store_service_ticket(&conf, alice);
+    assert!(listed.contains(SERVICE), "{listed}");
+    let output = Command::new("setpriv")
+        .args(["--reuid", &bob.to_string(), "--regid", &bob.to_string()])
+        .args(["--clear-groups", "klist"])
+        .env("KRB5_CONFIG", &conf)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&output.stdout);
+    assert!(listed.contains("bob@EXAMPLE.TEST"), "{listed}");
+    assert!(!listed.contains(SERVICE), "{listed}");
 }

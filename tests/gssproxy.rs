@@ -247,6 +247,17 @@ fn wait_for_file(path: &Path, expected: &str) {
 /// Sends a context token for `ticket` through the socket and checks that
 /// the daemon's context matches the initiator's.
 fn establish(stream: &mut UnixStream, xid: u32, ticket: &Credential) {
+    establish_in_halves(stream, xid, ticket, || {});
+}
+
+/// Establishes a context as [`establish`] does, but sends the call in two
+/// halves and runs `between` after the first.
+fn establish_in_halves(
+    stream: &mut UnixStream,
+    xid: u32,
+    ticket: &Credential,
+    between: impl FnOnce(),
+) {
     let options = InitiatorOptions {
         flags: RPCSEC_GSS_FLAGS,
         enctypes: &[18],
@@ -257,7 +268,11 @@ fn establish(stream: &mut UnixStream, xid: u32, ticket: &Credential) {
     else {
         panic!("mutual authentication was requested");
     };
-    stream.write_all(&kernel_call(xid, &token)).unwrap();
+    let call = kernel_call(xid, &token);
+    let (head, tail) = call.split_at(call.len() / 2);
+    stream.write_all(head).unwrap();
+    between();
+    stream.write_all(tail).unwrap();
     let result = read_reply(stream, xid);
     assert_eq!(result.status.major_status, 0, "{result:?}");
 
@@ -285,17 +300,23 @@ fn establish(stream: &mut UnixStream, xid: u32, ticket: &Credential) {
     );
 }
 
-#[test]
-fn proxy_mode_accepts_normal_and_64_kib_tickets() {
-    let setup = Setup::new("serve", Some("-1\n"));
+/// Starts the daemon in proxy mode and connects to its socket as the
+/// kernel does.
+fn connect_to_proxy(setup: &Setup) -> (Daemon, UnixStream) {
     let daemon = setup.start("proxy");
     wait_for_file(&setup.control(), "1\n");
     daemon.wait_for_log("the kernel sends RPCSEC_GSS context requests to");
-
-    let mut stream = UnixStream::connect(setup.socket()).unwrap();
+    let stream = UnixStream::connect(setup.socket()).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
+    (daemon, stream)
+}
+
+#[test]
+fn proxy_mode_accepts_normal_and_64_kib_tickets() {
+    let setup = Setup::new("serve", Some("-1\n"));
+    let (_daemon, mut stream) = connect_to_proxy(&setup);
     establish(&mut stream, 1, &mint_ticket(&setup.service_key, 0));
 
     let big = mint_ticket(&setup.service_key, 64 * 1024);
@@ -329,6 +350,46 @@ fn proxy_mode_accepts_normal_and_64_kib_tickets() {
 
     stream.write_all(&[0x80, 0, 0, 2, 0, 0]).unwrap();
     establish(&mut stream, 8, &mint_ticket(&setup.service_key, 0));
+}
+
+#[test]
+fn sigterm_answers_call_in_flight() {
+    let setup = Setup::new("sigterm", Some("-1\n"));
+    let (mut daemon, mut stream) = connect_to_proxy(&setup);
+    daemon.wait_for_log("the kernel connected");
+
+    // SIGTERM arrives after the first half of the call.
+    let pid = nix::unistd::Pid::from_raw(daemon.child.id() as i32);
+    establish_in_halves(&mut stream, 21, &mint_ticket(&setup.service_key, 0), || {
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        daemon.wait_for_log("SIGTERM: stopping");
+        // The listener closes soon after the signal.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while UnixStream::connect(setup.socket()).is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "new connections are still taken after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = daemon.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running:\n{}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}:\n{}", daemon.log());
+    let log = daemon.log();
+    assert!(log.contains("every call in flight got its reply"), "{log}");
+    assert!(!log.contains("still in progress"), "{log}");
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs;
 use std::io::Write as _;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -1676,4 +1676,220 @@ fn svcgssd_with_mit_initiator() {
         // MIT counts svcgssd's tokens from the context record's first number.
         assert_eq!(exported.recv_seq, server.seq_send, "{case}");
     }
+}
+
+/// Runs MIT's klist as `uid` on `cache` and returns its output.
+fn klist_as(kdc: &TestKdc, uid: u32, cache: &str) -> String {
+    let klist = testkdc::find_program("klist", "krb5-user").unwrap();
+    let output = kdc
+        .command("setpriv")
+        .args(["--reuid", &uid.to_string(), "--regid", &uid.to_string()])
+        .arg("--clear-groups")
+        .arg(klist)
+        .args(["-e", "-c", cache])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "klist as uid {uid}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Gets the nfs service ticket into `cache` with MIT's kvno, as root.
+fn kvno_into(kdc: &TestKdc, cache: &str) {
+    let kvno = testkdc::find_program("kvno", "krb5-user").unwrap();
+    let output = kdc
+        .command(kvno)
+        .args(["-c", cache, &format!("nfs/{SERVER}@{REALM}")])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "kvno: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Returns the cache's ticket for the nfs server.
+fn nfs_ticket(cache: &str) -> krb5::credentials::Credential {
+    let service = krb5::Principal::host_service("nfs", SERVER, REALM);
+    krb5::ccache::resolve(cache)
+        .unwrap()
+        .retrieve(&service, None)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn gssd_user_cache_service_tickets() {
+    if !fuse_or_skip() {
+        return;
+    }
+    if testkdc::find_program("setpriv", "util-linux").is_err() {
+        eprintln!("skipped: setpriv (util-linux) is not installed");
+        return;
+    }
+    let world = World::start();
+    let ccdir = world.ccdir();
+    let client = world.client(SERVER, world.server.port());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as u32;
+
+    // A cache with only a TGT: after the upcall, MIT's klist run as the
+    // user lists the nfs ticket that gssd stored, with a kernel enctype.
+    let uid = 61011;
+    let path = ccdir.join(format!("krb5cc_{uid}"));
+    let cache = format!("FILE:{}", path.display());
+    kinit_as(&world.kdc, &cache, "1h", &path, uid);
+    let outcome = user_upcall(&client, uid).expect("no downcall");
+    world.check_context(&outcome, uid, None);
+    let listed = klist_as(&world.kdc, uid, &cache);
+    assert!(
+        listed.contains(&format!("nfs/{SERVER}@{REALM}")),
+        "{listed}\n{}",
+        world.logs()
+    );
+    assert!([18, 17].contains(&nfs_ticket(&cache).session_key.enctype()));
+    assert_eq!(fs::metadata(&path).unwrap().uid(), uid);
+
+    // A cache with only the nfs ticket, from MIT's kvno with the TGT
+    // removed afterwards: gssd uses it without a TGS exchange.
+    let uid = 61012;
+    let path = ccdir.join(format!("krb5cc_{uid}"));
+    let cache = format!("FILE:{}", path.display());
+    kinit_as(&world.kdc, &cache, "1h", &path, uid);
+    kvno_into(&world.kdc, &cache);
+    let tgt = krb5::Principal::krbtgt(REALM, REALM);
+    assert_eq!(
+        krb5::ccache::resolve(&cache).unwrap().remove(&tgt).unwrap(),
+        1
+    );
+    chown_tree(&path, uid);
+    let stored = nfs_ticket(&cache);
+    let outcome = user_upcall(&client, uid).expect("no downcall");
+    world.check_context(&outcome, uid, None);
+    let Outcome::Context(downcall) = &outcome else {
+        unreachable!()
+    };
+    let DowncallBody::Context { context, .. } = &downcall.body else {
+        unreachable!()
+    };
+    assert_eq!(i64::from(context.endtime), i64::from(stored.endtime));
+
+    // MIT's `kvno -S` requests the host-based name with the referral
+    // (empty) realm when krb5.conf maps no domain to a realm, and stores
+    // the ticket under that name. gssd uses that entry too.
+    let uid = 61015;
+    let path = ccdir.join(format!("krb5cc_{uid}"));
+    let cache = format!("FILE:{}", path.display());
+    kinit_as(&world.kdc, &cache, "1h", &path, uid);
+    let kvno = testkdc::find_program("kvno", "krb5-user").unwrap();
+    let output = world
+        .kdc
+        .command(kvno)
+        .args(["-c", &cache, "-S", "nfs", SERVER])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "kvno -S: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        krb5::ccache::resolve(&cache).unwrap().remove(&tgt).unwrap(),
+        1
+    );
+    chown_tree(&path, uid);
+    let servers: Vec<String> = krb5::ccache::resolve(&cache)
+        .unwrap()
+        .credentials()
+        .unwrap()
+        .iter()
+        .map(|c| c.server.to_string())
+        .collect();
+    assert_eq!(servers, [format!("nfs/{SERVER}@")]);
+    let outcome = user_upcall(&client, uid).expect("no downcall");
+    world.check_context(&outcome, uid, None);
+
+    // Cache entries that must not be used: one expired, one whose session
+    // key enctype the kernel did not offer. gssd gets a new ticket and
+    // stores it in place of the old entry.
+    type Spoil = fn(&mut krb5::credentials::Credential, u32);
+    let spoiled: [(u32, &str, Spoil); 2] = [
+        (61013, "expired", |ticket, now| ticket.endtime = now - 60),
+        (61014, "enctype 20", |ticket, _| {
+            ticket.session_key =
+                krb5::crypto::Key::from_raw(20, ticket.session_key.bytes().to_vec());
+        }),
+    ];
+    for (uid, case, spoil) in spoiled {
+        let path = ccdir.join(format!("krb5cc_{uid}"));
+        let cache = format!("FILE:{}", path.display());
+        kinit_as(&world.kdc, &cache, "1h", &path, uid);
+        kvno_into(&world.kdc, &cache);
+        let mut ticket = nfs_ticket(&cache);
+        spoil(&mut ticket, now);
+        krb5::ccache::resolve(&cache)
+            .unwrap()
+            .store(&ticket)
+            .unwrap();
+        chown_tree(&path, uid);
+
+        let outcome = user_upcall(&client, uid).expect("no downcall");
+        world.check_context(&outcome, uid, None);
+        let renewed = nfs_ticket(&cache);
+        assert!(renewed.endtime > now + 600, "{case}: {}", renewed.endtime);
+        let enctype = renewed.session_key.enctype();
+        assert!([18, 17].contains(&enctype), "{case}: enctype {enctype}");
+        assert_ne!(renewed.ticket, ticket.ticket, "{case}");
+    }
+}
+
+#[test]
+fn svcgssd_sigterm_answers_request_in_flight() {
+    if !fuse_or_skip() {
+        return;
+    }
+    let mut world = World::start();
+    let client = world.client(SERVER, world.server.port());
+
+    // svcgssd has read the request and waits to install the context when
+    // SIGTERM arrives.
+    world.procfs.hold_context_writes();
+    let upcall = client
+        .upcall(0, "mech=krb5 uid=0 service=* enctypes=18,17\n")
+        .unwrap();
+    let held = world.procfs.wait_held_context_write(WAIT);
+    if !held {
+        world.procfs.release_context_writes();
+    }
+    assert!(held, "no context write:\n{}", world.logs());
+    let pid = nix::unistd::Pid::from_raw(world.svcgssd.child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while !world.svcgssd.log().contains("SIGTERM: stopping") {
+        assert!(Instant::now() < deadline, "{}", world.logs());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    world.procfs.release_context_writes();
+
+    // The context and the reply still reach the kernel, and the daemon
+    // then exits with status 0.
+    let outcome = client.wait(upcall, WAIT).expect("no downcall");
+    world.check_context(&outcome, 0, Some(&format!("nfs@{}", local_host())));
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = world.svcgssd.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "{}", world.logs());
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}:\n{}", world.logs());
+    let log = world.svcgssd.log();
+    assert!(!log.contains("still in progress"), "{log}");
+    assert!(world.procfs.wait_listener(false, WAIT));
 }

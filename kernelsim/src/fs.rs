@@ -68,6 +68,11 @@ pub(crate) struct Tree {
     pollers: HashMap<u64, PollNotifier>,
     /// Enctypes the simulated kernel can import, in its order.
     pub enctypes: Vec<i32>,
+    /// While true, writes to a context channel wait, so that a test can
+    /// act while the daemon has a request in progress.
+    pub hold_context_writes: bool,
+    /// Writes to a context channel that have waited because of the hold.
+    pub held_context_writes: usize,
 }
 
 impl Tree {
@@ -90,6 +95,8 @@ impl Tree {
             open: HashMap::new(),
             pollers: HashMap::new(),
             enctypes,
+            hold_context_writes: false,
+            held_context_writes: 0,
         }
     }
 
@@ -575,6 +582,22 @@ impl Filesystem for SimFs {
         reply: ReplyWrite,
     ) {
         let mut tree = self.shared.lock();
+        let is_context = matches!(
+            tree.nodes.get(&ino.0).map(|n| &n.kind),
+            Some(Kind::Context(_))
+        );
+        if is_context && tree.hold_context_writes {
+            tree.held_context_writes += 1;
+            self.shared.changed.notify_all();
+            // Waiting releases the lock, so the test's handles keep working.
+            while tree.hold_context_writes {
+                tree = self
+                    .shared
+                    .changed
+                    .wait(tree)
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+        }
         let enctypes = tree.enctypes.clone();
         let result = match tree.nodes.get_mut(&ino.0).map(|n| &mut n.kind) {
             None => Err(Errno::ENOENT),

@@ -446,6 +446,29 @@ impl ProcFs {
         }
     }
 
+    /// Makes every later write to the context channel wait until
+    /// [`Self::release_context_writes`]. The whole simulated file system
+    /// waits with it, because the simulation serves one FUSE request at a
+    /// time.
+    pub fn hold_context_writes(&self) {
+        self.mount.shared.lock().hold_context_writes = true;
+    }
+
+    /// Lets the writes held by [`Self::hold_context_writes`] go on.
+    pub fn release_context_writes(&self) {
+        self.mount.shared.lock().hold_context_writes = false;
+        self.mount.shared.changed.notify_all();
+    }
+
+    /// Waits until a write to the context channel is held; false after
+    /// `timeout`.
+    pub fn wait_held_context_write(&self, timeout: Duration) -> bool {
+        self.mount
+            .shared
+            .wait_for(timeout, |tree| (tree.held_context_writes > 0).then_some(()))
+            .is_some()
+    }
+
     /// Returns the enctypes the simulated kernel imports.
     pub fn enctypes(&self) -> Vec<i32> {
         self.mount.shared.lock().enctypes.clone()

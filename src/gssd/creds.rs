@@ -8,13 +8,13 @@ use std::sync::Mutex;
 
 use krb5::ccache::{self, CredentialCache, ResolveOptions};
 use krb5::config::Config;
-use krb5::credentials::Credential;
+use krb5::credentials::{ticket_flags, Credential};
 use krb5::kdc::{AsOptions, KdcClient, Secret};
 use krb5::keytab::Keytab;
 use krb5::Principal;
 use log::{debug, info};
 
-use super::usercache::{self, UserCacheRequest};
+use super::usercache::{self, StoreRequest, UserCacheRequest};
 
 /// Seconds before expiry at which a cached TGT counts as expired, so that a
 /// ticket is not used just before it runs out (rpc.gssd uses the same).
@@ -30,7 +30,7 @@ pub struct CredsError {
 }
 
 impl CredsError {
-    fn new(message: impl Into<String>) -> Self {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
             expired: false,
@@ -201,6 +201,9 @@ pub fn destroy_machine_ccaches() -> usize {
 /// Writes the machine TGT to `DIR/krb5ccmachine_REALM`, where rpc.gssd
 /// keeps it, so that administrators can inspect it with klist. Failure only
 /// logs: the daemon keeps its own copy in memory.
+///
+/// NOTE: service tickets got with machine credentials stay in memory only,
+/// while rpc.gssd linked with MIT krb5 also stores them in this file.
 fn write_machine_ccache(dir: &str, principal: &Principal, tgt: &Credential) {
     let path = Path::new(dir).join(format!("krb5ccmachine_{}", principal.realm));
     let name = format!("FILE:{}", path.display());
@@ -248,9 +251,37 @@ pub fn expand_dir(template: &str, uid: u32) -> String {
     out
 }
 
-/// Finds a valid TGT for `uid` as [`find_user_tgt`] does. For a uid other
-/// than 0 the caches are read by a helper process running as that uid, when
-/// `settings` names one.
+/// The service ticket an upcall needs: a user's cache entry for `service`
+/// is used in place of a TGS exchange when its session key has one of
+/// `enctypes`, the enctypes the kernel and krb5.conf both allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketQuery {
+    pub service: Principal,
+    pub enctypes: Vec<i32>,
+}
+
+/// A valid credential found in a user's caches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserCredential {
+    /// A ticket for the queried service, used without asking the KDC.
+    ServiceTicket(Credential),
+    /// A TGT, with the name of the cache that contains it, where new
+    /// service tickets are stored.
+    Tgt { tgt: Credential, cache: String },
+}
+
+impl UserCredential {
+    /// Returns the client principal of the credential.
+    pub fn client(&self) -> &Principal {
+        match self {
+            Self::ServiceTicket(ticket) => &ticket.client,
+            Self::Tgt { tgt, .. } => &tgt.client,
+        }
+    }
+}
+
+/// Finds a valid TGT for `uid` as [`user_credential`] does, ignoring
+/// service tickets.
 pub async fn user_tgt(
     config: &Config,
     uid: u32,
@@ -258,6 +289,25 @@ pub async fn user_tgt(
     skip_machine_caches: bool,
     now: u32,
 ) -> Result<Credential, CredsError> {
+    match user_credential(config, uid, settings, skip_machine_caches, now, None).await? {
+        UserCredential::Tgt { tgt, .. } => Ok(tgt),
+        UserCredential::ServiceTicket(_) => Err(CredsError::new(
+            "the user cache helper returned a service ticket where a TGT was requested",
+        )),
+    }
+}
+
+/// Finds a valid ticket for `query`, else a valid TGT, for `uid` as
+/// [`find_user_credential`] does. For a uid other than 0 the caches are
+/// read by a helper process running as that uid, when `settings` names one.
+pub async fn user_credential(
+    config: &Config,
+    uid: u32,
+    settings: &CredsSettings,
+    skip_machine_caches: bool,
+    now: u32,
+    query: Option<&TicketQuery>,
+) -> Result<UserCredential, CredsError> {
     let request = UserCacheRequest {
         uid,
         gid: 0,
@@ -268,6 +318,7 @@ pub async fn user_tgt(
             .map(str::to_string),
         default_name: config.default_ccache_name_for(uid).ok(),
         preferred_realm: settings.preferred_realm.clone(),
+        query: query.cloned(),
         dirs: settings
             .ccache_dirs
             .iter()
@@ -286,12 +337,49 @@ pub async fn user_tgt(
     }
 }
 
-/// Finds a valid TGT for `uid`, reading with this process's rights. The
-/// first place is the cache that krb5.conf's `default_ccache_name` names
-/// for the uid (`default_name`), then the other caches of its collection.
-/// Then come the caches named `*krb5cc*` and owned by the uid in the search
-/// directories `dirs`, preferring `preferred_realm` and then the newest.
-pub fn find_user_tgt(
+/// Stores `credentials` in the cache named `cache` of `uid`, as MIT's
+/// gss_init_sec_context stores the tickets it gets. A user's cache is
+/// written only by a helper process running as that uid; without a helper
+/// only the daemon's own caches are written.
+pub async fn store_user_credentials(
+    config: &Config,
+    uid: u32,
+    settings: &CredsSettings,
+    cache: &str,
+    credentials: &[Credential],
+) -> Result<(), CredsError> {
+    let request = StoreRequest {
+        uid,
+        gid: 0,
+        kcm_socket: config
+            .libdefault_for_realm(None, "kcm_socket")
+            .map(str::to_string),
+        cache: cache.to_string(),
+    };
+    match &settings.user_helper {
+        Some(program) if uid != 0 => {
+            let request = StoreRequest {
+                gid: usercache::primary_gid(uid),
+                ..request
+            };
+            usercache::store_as_user(program, &request, credentials).await
+        }
+        _ if uid == nix::unistd::geteuid().as_raw() => request.store_here(credentials),
+        _ => Err(CredsError::new(format!(
+            "not storing tickets in cache {cache} of uid {uid}: no helper process runs as that uid"
+        ))),
+    }
+}
+
+/// Finds a valid ticket for `query` (when given) or else a valid TGT for
+/// `uid`, reading with this process's rights. The first place is the cache
+/// that krb5.conf's `default_ccache_name` names for the uid
+/// (`default_name`), then the other caches of its collection. Then come the
+/// caches named `*krb5cc*` and owned by the uid in the search directories
+/// `dirs`, preferring `preferred_realm` and then the newest. Within one
+/// cache a service ticket comes before the TGT.
+#[allow(clippy::too_many_arguments)]
+pub fn find_user_credential(
     default_name: Option<&str>,
     uid: u32,
     dirs: &[String],
@@ -299,19 +387,20 @@ pub fn find_user_tgt(
     options: &ResolveOptions,
     skip_machine_caches: bool,
     now: u32,
-) -> Result<Credential, CredsError> {
+    query: Option<&TicketQuery>,
+) -> Result<UserCredential, CredsError> {
     let mut saw_cache = false;
 
     if let Some(name) = default_name {
-        match valid_tgt(name, uid, now, options) {
-            Ok(Some(tgt)) => return Ok(tgt),
+        match valid_credential(name, uid, now, options, query) {
+            Ok(Some(found)) => return Ok(found),
             Ok(None) => saw_cache = true,
             Err(()) => {}
         }
         // The other caches of a DIR, KEYRING or KCM collection.
         for cache in ccache::collection_with(name, options).unwrap_or_default() {
-            match tgt_in(cache.as_ref(), uid, now) {
-                Ok(Some(tgt)) => return Ok(tgt),
+            match credential_in(cache.as_ref(), uid, now, query) {
+                Ok(Some(found)) => return Ok(found),
                 Ok(None) => saw_cache = true,
                 Err(()) => {}
             }
@@ -353,18 +442,18 @@ pub fn find_user_tgt(
 
     let mut valid = Vec::new();
     for candidate in &candidates {
-        match valid_tgt(&candidate.name, uid, now, options) {
-            Ok(Some(tgt)) => valid.push(tgt),
+        match valid_credential(&candidate.name, uid, now, options, query) {
+            Ok(Some(found)) => valid.push(found),
             Ok(None) | Err(()) => saw_cache = true,
         }
     }
     if let Some(realm) = preferred_realm {
-        if let Some(index) = valid.iter().position(|t| t.client.realm == realm) {
+        if let Some(index) = valid.iter().position(|t| t.client().realm == realm) {
             return Ok(valid.swap_remove(index));
         }
     }
-    if let Some(tgt) = valid.into_iter().next() {
-        return Ok(tgt);
+    if let Some(found) = valid.into_iter().next() {
+        return Ok(found);
     }
 
     Err(CredsError {
@@ -380,27 +469,86 @@ pub fn find_user_tgt(
     })
 }
 
-/// Reads a cache and returns its TGT for the principal's own realm if valid.
-/// `Err(())` means the cache does not exist or cannot be read.
-fn valid_tgt(
+/// Reads a cache and returns its valid credential as [`credential_in`]
+/// does. `Err(())` means the cache does not exist or cannot be read.
+fn valid_credential(
     name: &str,
     uid: u32,
     now: u32,
     options: &ResolveOptions,
-) -> Result<Option<Credential>, ()> {
+    query: Option<&TicketQuery>,
+) -> Result<Option<UserCredential>, ()> {
     let cache = ccache::resolve_with(name, options).map_err(|_| ())?;
-    tgt_in(cache.as_ref(), uid, now)
+    credential_in(cache.as_ref(), uid, now, query)
 }
 
-fn tgt_in(cache: &dyn CredentialCache, uid: u32, now: u32) -> Result<Option<Credential>, ()> {
+/// Returns the cache's usable ticket for `query`, else its valid TGT for
+/// the default principal's own realm.
+fn credential_in(
+    cache: &dyn CredentialCache,
+    uid: u32,
+    now: u32,
+    query: Option<&TicketQuery>,
+) -> Result<Option<UserCredential>, ()> {
     let principal = cache.principal().map_err(|e| {
         debug!("skipping cache {} of uid {uid}: {e}", cache.name());
     })?;
-    let tgs = Principal::krbtgt(&principal.realm, &principal.realm);
     let credentials = cache.credentials().map_err(|_| ())?;
+    if let Some(query) = query {
+        if let Some(ticket) = usable_service_ticket(&credentials, &principal, query, now) {
+            debug!(
+                "cache {} of uid {uid} holds a usable ticket for {}",
+                cache.name(),
+                query.service
+            );
+            return Ok(Some(UserCredential::ServiceTicket(ticket.clone())));
+        }
+    }
+    let tgs = Principal::krbtgt(&principal.realm, &principal.realm);
     Ok(credentials
         .into_iter()
-        .find(|c| c.server.same_name(&tgs) && c.endtime > now && c.client.same_name(&principal)))
+        .find(|c| c.server.same_name(&tgs) && c.endtime > now && c.client.same_name(&principal))
+        .map(|tgt| UserCredential::Tgt {
+            tgt,
+            cache: cache.name(),
+        }))
+}
+
+/// Picks the ticket for `query.service` that an upcall may use. It must be
+/// issued to the cache's principal, not user-to-user, and not marked
+/// invalid (an unvalidated postdated ticket). It must start within
+/// [`EXPIRY_MARGIN`] seconds (the clock skew servers allow) and stay valid
+/// for more than [`EXPIRY_MARGIN`] seconds. Its session key enctype must be
+/// in `query.enctypes`, since the kernel cannot use any other. An entry
+/// stored under the service's realm comes first. MIT krb5 (1.20's
+/// gss_init_sec_context and `kvno -S`) stores a ticket under the name it
+/// asked for, which has an empty realm when krb5.conf maps the host to no
+/// realm and the KDC's referrals find it, so such an entry is taken next.
+pub fn usable_service_ticket<'a>(
+    credentials: &'a [Credential],
+    client: &Principal,
+    query: &TicketQuery,
+    now: u32,
+) -> Option<&'a Credential> {
+    let usable = |c: &&Credential| {
+        c.server.components == query.service.components
+            && c.client.same_name(client)
+            && !c.is_skey
+            && c.flags & ticket_flags::INVALID == 0
+            && c.starttime <= now.saturating_add(EXPIRY_MARGIN)
+            && c.endtime > now.saturating_add(EXPIRY_MARGIN)
+            && query.enctypes.contains(&c.session_key.enctype())
+    };
+    let in_realm = credentials
+        .iter()
+        .filter(usable)
+        .find(|c| c.server.realm == query.service.realm);
+    in_realm.or_else(|| {
+        credentials
+            .iter()
+            .filter(usable)
+            .find(|c| c.server.realm.is_empty())
+    })
 }
 
 #[cfg(test)]
@@ -473,6 +621,90 @@ mod tests {
             find_machine_principal(&kt, &host(), &machine_services(None), &["OTHER".into()])
                 .is_none()
         );
+    }
+
+    fn service_ticket(server: &str, enctype: i32, endtime: u32) -> Credential {
+        Credential {
+            client: Principal::parse("alice@EXAMPLE.TEST", None).unwrap(),
+            server: Principal::parse(server, None).unwrap(),
+            session_key: Key::from_raw(enctype, vec![1; 32]),
+            authtime: 1_000,
+            starttime: 1_000,
+            endtime,
+            renew_till: 0,
+            is_skey: false,
+            flags: 0,
+            addresses: Vec::new(),
+            authdata: Vec::new(),
+            ticket: vec![0x61, 0x00],
+            second_ticket: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn cached_service_ticket_choice() {
+        let now = 10_000;
+        let alice = Principal::parse("alice@EXAMPLE.TEST", None).unwrap();
+        let query = TicketQuery {
+            service: Principal::host_service("nfs", "server.example.test", "EXAMPLE.TEST"),
+            enctypes: vec![18, 17],
+        };
+        let pick = |credentials: &[Credential]| {
+            usable_service_ticket(credentials, &alice, &query, now).cloned()
+        };
+        let good = service_ticket("nfs/server.example.test@EXAMPLE.TEST", 18, now + 3600);
+        assert_eq!(pick(std::slice::from_ref(&good)), Some(good.clone()));
+
+        let rejected = [
+            ("an enctype the kernel did not offer", {
+                service_ticket("nfs/server.example.test@EXAMPLE.TEST", 20, now + 3600)
+            }),
+            ("expiring within the margin", {
+                service_ticket("nfs/server.example.test@EXAMPLE.TEST", 18, now + 60)
+            }),
+            ("another realm", {
+                service_ticket("nfs/server.example.test@OTHER.TEST", 18, now + 3600)
+            }),
+            ("another host", {
+                service_ticket("nfs/other.example.test@EXAMPLE.TEST", 18, now + 3600)
+            }),
+            ("another client", {
+                Credential {
+                    client: Principal::parse("bob@EXAMPLE.TEST", None).unwrap(),
+                    ..good.clone()
+                }
+            }),
+            ("user-to-user", {
+                Credential {
+                    is_skey: true,
+                    ..good.clone()
+                }
+            }),
+            ("postdated and not validated", {
+                Credential {
+                    flags: ticket_flags::INVALID,
+                    ..good.clone()
+                }
+            }),
+            ("starting later", {
+                Credential {
+                    starttime: now + 3000,
+                    ..good.clone()
+                }
+            }),
+        ];
+        for (case, credential) in rejected {
+            assert_eq!(pick(&[credential]), None, "{case}");
+        }
+
+        // MIT stores a ticket got through referrals under an empty realm;
+        // an entry under the service's realm is preferred.
+        let referral = service_ticket("nfs/server.example.test@", 17, now + 3600);
+        assert_eq!(
+            pick(std::slice::from_ref(&referral)),
+            Some(referral.clone())
+        );
+        assert_eq!(pick(&[referral, good.clone()]), Some(good));
     }
 
     #[test]

@@ -10,14 +10,17 @@ use krb5::config::Config;
 use krb5::credentials::Credential;
 use krb5::gss::initiator::RPCSEC_GSS_FLAGS;
 use krb5::gss::status::{krb5_minor, major};
-use krb5::kdc::{KdcClient, TgsOptions};
+use krb5::kdc::{KdcClient, ServiceCredentials, TgsOptions};
 use krb5::keytab::Keytab;
 use krb5::locate::Locator;
 use krb5::messages::error_code;
 use krb5::Principal;
 use log::{debug, info, warn};
 
-use super::creds::{self, CredsError, CredsSettings, LocalHost, MachineCache, EXPIRY_MARGIN};
+use super::creds::{
+    self, CredsError, CredsSettings, LocalHost, MachineCache, TicketQuery, UserCredential,
+    EXPIRY_MARGIN,
+};
 use crate::kernel::downcall::{errno, ContextDowncall};
 use crate::kernel::info::ClientInfo;
 use crate::kernel::upcall::Upcall;
@@ -48,8 +51,12 @@ pub struct Gssd {
     /// Reverse-resolve server addresses even for dotted names (`-D`).
     pub always_reverse_resolve: bool,
     pub machine_cache: MachineCache,
-    service_tickets: Mutex<HashMap<(String, String), Credential>>,
+    /// Service tickets by uid, client principal and service principal.
+    service_tickets: Mutex<HashMap<TicketKey, Credential>>,
 }
+
+/// The key of the in-memory service tickets: uid, client and service.
+type TicketKey = (u32, String, String);
 
 /// A failed upcall: the errno to send down and a message for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,19 +145,17 @@ impl Gssd {
 
         let mut retried = false;
         loop {
-            let tgt = if machine {
-                self.machine_tgt(upcall, &service).await?
+            let ticket = if machine {
+                let tgt = self.machine_tgt(upcall, &service).await?;
+                self.service_ticket(upcall.uid, &tgt, &service, &enctypes)
+                    .await?
+                    .credential
             } else {
-                creds::user_tgt(
-                    &self.config,
-                    upcall.uid,
-                    &self.creds,
-                    upcall.uid == 0,
-                    now_u32(),
-                )
-                .await?
+                // After the server failed to decrypt a ticket, the one in
+                // the user's cache is as stale as the one in memory.
+                self.user_service_ticket(upcall.uid, &service, &enctypes, !retried)
+                    .await?
             };
-            let ticket = self.service_ticket(&tgt, &service, &enctypes).await?;
             match self
                 .establish(info, upcall, &target, &ticket, &enctypes)
                 .await
@@ -162,7 +167,7 @@ impl Gssd {
                         "{}; getting a new ticket for {service} and retrying once",
                         e.message
                     );
-                    self.forget_service_ticket(&tgt.client, &service);
+                    self.forget_service_ticket(upcall.uid, &ticket.client, &service);
                     retried = true;
                 }
                 Err(e) if e.errno == BAD_INTEGRITY_RETRY => {
@@ -291,18 +296,75 @@ impl Gssd {
             .await?)
     }
 
+    /// Returns a ticket for `service` from the caches of `uid`: a usable
+    /// one already there (when `use_cached`), else one got with the
+    /// user's TGT, which is then stored in the cache that holds the TGT.
+    async fn user_service_ticket(
+        &self,
+        uid: u32,
+        service: &Principal,
+        enctypes: &[i32],
+        use_cached: bool,
+    ) -> Result<Credential, UpcallError> {
+        let query = TicketQuery {
+            service: service.clone(),
+            enctypes: enctypes.to_vec(),
+        };
+        let found = creds::user_credential(
+            &self.config,
+            uid,
+            &self.creds,
+            uid == 0,
+            now_u32(),
+            use_cached.then_some(&query),
+        )
+        .await?;
+        let (tgt, cache) = match found {
+            UserCredential::ServiceTicket(ticket) => {
+                debug!(
+                    "using the ticket for {service} of {} from the credential cache of uid {uid}",
+                    ticket.client
+                );
+                return Ok(ticket);
+            }
+            UserCredential::Tgt { tgt, cache } => (tgt, cache),
+        };
+
+        let obtained = self.service_ticket(uid, &tgt, service, enctypes).await?;
+        // As MIT's gss_init_sec_context does, the ticket is stored under the
+        // name that was asked for, after the cross-realm TGTs on the way.
+        let mut stored = obtained.tgts;
+        stored.push(Credential {
+            server: service.clone(),
+            ..obtained.credential.clone()
+        });
+        match creds::store_user_credentials(&self.config, uid, &self.creds, &cache, &stored).await {
+            Ok(()) => debug!("stored the ticket for {service} in {cache} of uid {uid}"),
+            Err(e) => warn!("{e}; the ticket for {service} stays in memory only"),
+        }
+        Ok(obtained.credential)
+    }
+
+    /// Returns a ticket for `service` with `tgt`: from memory while it is
+    /// valid for more than [`EXPIRY_MARGIN`] seconds and has one of
+    /// `enctypes`, else from the KDC. Tickets from memory come without
+    /// cross-realm TGTs.
     async fn service_ticket(
         &self,
+        uid: u32,
         tgt: &Credential,
         service: &Principal,
         enctypes: &[i32],
-    ) -> Result<Credential, UpcallError> {
-        let key = (tgt.client.to_string(), service.to_string());
+    ) -> Result<ServiceCredentials, UpcallError> {
+        let key = (uid, tgt.client.to_string(), service.to_string());
         if let Some(ticket) = self.lock_tickets().get(&key) {
             if ticket.endtime > now_u32().saturating_add(EXPIRY_MARGIN)
                 && enctypes.contains(&ticket.session_key.enctype())
             {
-                return Ok(ticket.clone());
+                return Ok(ServiceCredentials {
+                    credential: ticket.clone(),
+                    tgts: Vec::new(),
+                });
             }
         }
         let options = TgsOptions {
@@ -320,15 +382,15 @@ impl Gssd {
                 ))
             })?;
         self.lock_tickets().insert(key, result.credential.clone());
-        Ok(result.credential)
+        Ok(result)
     }
 
-    fn forget_service_ticket(&self, client: &Principal, service: &Principal) {
+    fn forget_service_ticket(&self, uid: u32, client: &Principal, service: &Principal) {
         self.lock_tickets()
-            .remove(&(client.to_string(), service.to_string()));
+            .remove(&(uid, client.to_string(), service.to_string()));
     }
 
-    fn lock_tickets(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Credential>> {
+    fn lock_tickets(&self) -> std::sync::MutexGuard<'_, HashMap<TicketKey, Credential>> {
         self.service_tickets
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -5,13 +5,16 @@
 use std::io;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use krb5::gss::status::{major, GssError};
 use log::{debug, info, warn};
-use tokio::net::unix::OwnedWriteHalf;
+use tokio::io::AsyncReadExt;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinSet;
 
 use super::gssx::{self, AcceptArgs, AcceptResult, Ctx, LinuxCreds, Name, Status};
 use crate::mech::Rejected;
@@ -296,67 +299,179 @@ pub fn bind_socket(path: &Path) -> io::Result<UnixListener> {
 pub type ServerSource = Arc<dyn Fn() -> Arc<Server> + Send + Sync>;
 
 /// Accepts connections on `listener` and serves them until the listener
-/// fails.
-pub async fn serve(server: ServerSource, listener: UnixListener) -> io::Result<()> {
+/// fails or `shutdown` turns true. After shutdown no connection or call is
+/// taken any more. A call counts as in flight from its first byte until its
+/// reply is written, and `in_flight` counts those calls. Once every call in
+/// flight has its reply, `serve` returns `Ok`.
+pub async fn serve(
+    server: ServerSource,
+    listener: UnixListener,
+    shutdown: watch::Receiver<bool>,
+    in_flight: Arc<AtomicUsize>,
+) -> io::Result<()> {
     let workers = Arc::new(Semaphore::new(WORKERS));
+    let mut connections = JoinSet::new();
+    let mut stop = shutdown.clone();
     loop {
-        let (stream, _) = listener.accept().await?;
-        info!("gss-proxy: the kernel connected");
-        let server = Arc::clone(&server);
-        let workers = Arc::clone(&workers);
-        tokio::spawn(async move {
-            match serve_connection(server, workers, stream).await {
-                Ok(()) => info!("gss-proxy: a connection closed"),
-                Err(e) => warn!("gss-proxy: a connection failed: {e}"),
+        tokio::select! {
+            biased;
+            () = stopped(&mut stop) => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let (stream, _) = accepted?;
+                info!("gss-proxy: the kernel connected");
+                let connection = Connection {
+                    server: Arc::clone(&server),
+                    workers: Arc::clone(&workers),
+                    shutdown: shutdown.clone(),
+                    in_flight: Arc::clone(&in_flight),
+                };
+                connections.spawn(async move {
+                    match connection.serve(stream).await {
+                        Ok(()) => info!("gss-proxy: a connection closed"),
+                        Err(e) => warn!("gss-proxy: a connection failed: {e}"),
+                    }
+                });
             }
-        });
+        }
+    }
+    drop(listener);
+    let open = connections.len();
+    if open > 0 {
+        info!(
+            "gss-proxy: taking no more calls; finishing the calls in flight on {open} connections"
+        );
+    }
+    while connections.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Waits until `shutdown` turns true; without a sender left, forever.
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    if shutdown.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
-/// Reads calls from one connection and replies to each as soon as it is done.
-/// The kernel sends several calls at once on one connection, each with its
-/// own xid, so replies may leave in another order than the calls came.
-async fn serve_connection(
+/// One call in flight, counted in the shared counter until dropped.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn start(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Self(Arc::clone(counter))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The shared state that one connection uses.
+struct Connection {
     server: ServerSource,
     workers: Arc<Semaphore>,
-    stream: UnixStream,
-) -> io::Result<()> {
-    let (mut reader, writer) = stream.into_split();
-    let (replies, outbox) = mpsc::channel::<Vec<u8>>(WORKERS * 2);
-    let writer_task = tokio::spawn(write_replies(writer, outbox));
+    shutdown: watch::Receiver<bool>,
+    in_flight: Arc<AtomicUsize>,
+}
 
-    while let Some(message) = record::read_record(&mut reader, MAX_CALL_LEN).await? {
-        let Ok(permit) = Arc::clone(&workers).acquire_owned().await else {
-            break;
+impl Connection {
+    /// Reads calls and replies to each as soon as it is done. The kernel
+    /// sends several calls at once on one connection, each with its own
+    /// xid, so replies may leave in another order than the calls came.
+    /// After shutdown a call whose first bytes have arrived is still read
+    /// and gets its reply, and no later one is read.
+    async fn serve(mut self, stream: UnixStream) -> io::Result<()> {
+        let (mut reader, writer) = stream.into_split();
+        let (replies, outbox) = mpsc::channel::<(Vec<u8>, InFlight)>(WORKERS * 2);
+        let writer_task = tokio::spawn(write_replies(writer, outbox));
+
+        let read = self.read_calls(&mut reader, &replies).await;
+        // The calls already read still get their replies, also after a read
+        // error, before the connection counts as closed.
+        drop(replies);
+        let written = match writer_task.await {
+            Ok(result) => result,
+            Err(e) => Err(io::Error::other(e)),
         };
-        let server = server();
-        let replies = replies.clone();
-        tokio::spawn(async move {
-            let now = crate::mech::now();
-            let reply =
-                tokio::task::spawn_blocking(move || handle_message(&server, &message, now)).await;
-            drop(permit);
-            match reply {
-                Ok(Some(reply)) => {
-                    let _ = replies.send(reply).await;
-                }
-                Ok(None) => {}
-                Err(e) => warn!("gss-proxy: a call handler failed: {e}"),
-            }
-        });
+        read.and(written)
     }
-    drop(replies);
-    match writer_task.await {
-        Ok(result) => result,
-        Err(e) => Err(io::Error::other(e)),
+
+    /// Reads calls until the end of the stream or shutdown and starts a
+    /// handler for each, which sends its reply to `replies`.
+    async fn read_calls(
+        &mut self,
+        reader: &mut OwnedReadHalf,
+        replies: &mpsc::Sender<(Vec<u8>, InFlight)>,
+    ) -> io::Result<()> {
+        while let Some(first) = self.first_byte(reader).await? {
+            let call = InFlight::start(&self.in_flight);
+            let mut rest = (&first[..]).chain(&mut *reader);
+            let Some(message) = record::read_record(&mut rest, MAX_CALL_LEN).await? else {
+                break;
+            };
+            let Ok(permit) = Arc::clone(&self.workers).acquire_owned().await else {
+                break;
+            };
+            let server = (self.server)();
+            let replies = replies.clone();
+            tokio::spawn(async move {
+                let now = crate::mech::now();
+                let reply =
+                    tokio::task::spawn_blocking(move || handle_message(&server, &message, now))
+                        .await;
+                drop(permit);
+                match reply {
+                    Ok(Some(reply)) => {
+                        let _ = replies.send((reply, call)).await;
+                    }
+                    Ok(None) => {}
+                    Err(e) => warn!("gss-proxy: a call handler failed: {e}"),
+                }
+            });
+        }
+        Ok(())
     }
 }
 
+impl Connection {
+    /// Waits for the first byte of the next call and returns it, or `None`
+    /// at the end of the stream or after shutdown. A byte that arrived
+    /// before shutdown still starts a call.
+    async fn first_byte(&mut self, reader: &mut OwnedReadHalf) -> io::Result<Option<[u8; 1]>> {
+        loop {
+            let stopping = tokio::select! {
+                biased;
+                ready = reader.readable() => {
+                    ready?;
+                    false
+                }
+                () = stopped(&mut self.shutdown) => true,
+            };
+            let mut first = [0u8; 1];
+            // Readiness may be spurious, so only a byte read starts a call.
+            match reader.try_read(&mut first) {
+                Ok(0) => return Ok(None),
+                Ok(_) => return Ok(Some(first)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            if stopping {
+                return Ok(None);
+            }
+        }
+    }
+}
+
+/// Writes the replies; each call stops counting as in flight once its
+/// reply is written, or fails to be.
 async fn write_replies(
     mut writer: OwnedWriteHalf,
-    mut outbox: mpsc::Receiver<Vec<u8>>,
+    mut outbox: mpsc::Receiver<(Vec<u8>, InFlight)>,
 ) -> io::Result<()> {
-    while let Some(reply) = outbox.recv().await {
+    while let Some((reply, _call)) = outbox.recv().await {
         record::write_record(&mut writer, &reply).await?;
     }
     Ok(())

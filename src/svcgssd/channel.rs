@@ -8,7 +8,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -61,16 +61,29 @@ pub fn open_init_channel(path: &Path, mut on_retry: impl FnMut(u32, &io::Error))
     }
 }
 
-/// Waits until a request is pending (or `timeout` passes) and reads it.
-/// Returns `Ok(None)` when nothing was pending.
-pub fn read_request(file: &mut File, timeout: Duration) -> io::Result<Option<Vec<u8>>> {
+/// Waits until a request is pending (or `timeout` passes, or `wake`
+/// becomes readable) and reads it. Returns `Ok(None)` when nothing was
+/// pending or `wake` is readable.
+pub fn read_request(
+    file: &mut File,
+    wake: BorrowedFd<'_>,
+    timeout: Duration,
+) -> io::Result<Option<Vec<u8>>> {
     let timeout = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
-    let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLIN)];
+    let mut fds = [
+        PollFd::new(file.as_fd(), PollFlags::POLLIN),
+        PollFd::new(wake, PollFlags::POLLIN),
+    ];
     match poll(&mut fds, timeout) {
         Ok(0) => return Ok(None),
         Ok(_) => {}
         Err(nix::errno::Errno::EINTR) => return Ok(None),
         Err(e) => return Err(e.into()),
+    }
+    let woken = fds[1].revents().is_some_and(|r| !r.is_empty());
+    let readable = fds[0].revents().is_some_and(|r| !r.is_empty());
+    if woken || !readable {
+        return Ok(None);
     }
 
     let mut buf = vec![0u8; MAX_REQUEST];

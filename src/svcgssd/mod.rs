@@ -10,7 +10,7 @@ pub mod channel;
 pub mod handler;
 mod proxy;
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, RwLock};
@@ -25,6 +25,7 @@ use krb5::gss::replay::ReplayCache;
 use krb5::keytab::Keytab;
 use krb5::Principal;
 use log::{debug, error, info, warn};
+use tokio::sync::watch;
 
 use crate::idmap::IdmapdMapper;
 use crate::kernel::rpcsec::InitRequest;
@@ -235,20 +236,72 @@ pub fn run(invocation: &mut Invocation<'_>) -> i32 {
     };
     let channels = Channels::under(&options.proc_dir);
     let shared = Arc::new(RwLock::new(Arc::new(server)));
-    let pending = Arc::new(AtomicUsize::new(0));
-    let stopping = Arc::new(AtomicBool::new(false));
+    let (stop, stop_signal) = match StopState::new() {
+        Ok(pair) => pair,
+        Err(e) => {
+            error!("cannot create the stop pipe: {e}");
+            return FAILURE;
+        }
+    };
     let handler = SignalHandler {
         program,
         args: invocation.args.clone(),
         server: Arc::clone(&shared),
-        pending: Arc::clone(&pending),
-        stopping: Arc::clone(&stopping),
+        stop: stop.clone(),
+        stop_signal,
     };
     std::thread::spawn(move || handler.run(signals));
-    if let Some(status) = proxy::run(&shared, &options) {
+    if let Some(status) = proxy::run(&shared, &options, &stop) {
         return status;
     }
-    serve(&shared, &channels, &pending, &stopping)
+    serve(&shared, &channels, &stop)
+}
+
+/// The stop state that the request readers share with the signal thread.
+#[derive(Clone)]
+struct StopState {
+    /// Requests read, or being read, and not yet completed.
+    pending: Arc<AtomicUsize>,
+    /// Set on SIGTERM or SIGINT, after which no request is read.
+    stopping: Arc<AtomicBool>,
+    /// Becomes readable on SIGTERM or SIGINT, to end the procfs reader's poll.
+    wake: Arc<OwnedFd>,
+    /// Turns true on SIGTERM or SIGINT, for the gss-proxy service.
+    shutdown: watch::Receiver<bool>,
+    /// True while the gss-proxy service runs. It returns once its calls in
+    /// flight have their replies.
+    socket_serving: Arc<AtomicBool>,
+}
+
+/// The signal thread's side of [`StopState`].
+struct StopSignal {
+    wake: OwnedFd,
+    shutdown: watch::Sender<bool>,
+}
+
+impl StopState {
+    fn new() -> nix::Result<(Self, StopSignal)> {
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let (sender, receiver) = watch::channel(false);
+        let state = Self {
+            pending: Arc::new(AtomicUsize::new(0)),
+            stopping: Arc::new(AtomicBool::new(false)),
+            wake: Arc::new(read),
+            shutdown: receiver,
+            socket_serving: Arc::new(AtomicBool::new(false)),
+        };
+        let signal = StopSignal {
+            wake: write,
+            shutdown: sender,
+        };
+        Ok((state, signal))
+    }
+
+    /// Returns true while a request is in progress or the gss-proxy
+    /// service has calls in flight.
+    fn busy(&self) -> bool {
+        self.pending.load(Ordering::SeqCst) > 0 || self.socket_serving.load(Ordering::SeqCst)
+    }
 }
 
 /// Blocks SIGHUP, SIGTERM and SIGINT in this thread and the threads it
@@ -269,9 +322,8 @@ struct SignalHandler {
     program: String,
     args: Vec<String>,
     server: Arc<RwLock<Arc<Server>>>,
-    /// Requests read and not yet completed.
-    pending: Arc<AtomicUsize>,
-    stopping: Arc<AtomicBool>,
+    stop: StopState,
+    stop_signal: StopSignal,
 }
 
 impl SignalHandler {
@@ -321,7 +373,8 @@ impl SignalHandler {
     }
 
     /// Stops reading, waits up to [`SHUTDOWN_GRACE`] for the requests in
-    /// progress, then exits with status 0. A second signal exits at once.
+    /// progress on the procfs channel or the gss-proxy socket, then exits
+    /// with status 0. A second signal exits at once.
     fn stop(&self, signals: &SignalFd, signal: u32) -> ! {
         let name = if signal == Signal::SIGINT as u32 {
             "SIGINT"
@@ -329,13 +382,17 @@ impl SignalHandler {
             "SIGTERM"
         };
         info!("{name}: stopping");
-        self.stopping.store(true, Ordering::SeqCst);
+        self.stop.stopping.store(true, Ordering::SeqCst);
+        if let Err(e) = nix::unistd::write(&self.stop_signal.wake, &[1]) {
+            warn!("cannot wake the procfs reader: {e}");
+        }
+        self.stop_signal.shutdown.send_replace(true);
         let deadline = Instant::now() + SHUTDOWN_GRACE;
-        while self.pending.load(Ordering::SeqCst) > 0 {
+        while self.stop.busy() {
             if Instant::now() >= deadline {
                 warn!(
                     "stopping with {} requests still in progress",
-                    self.pending.load(Ordering::SeqCst)
+                    self.stop.pending.load(Ordering::SeqCst)
                 );
                 break;
             }
@@ -448,13 +505,10 @@ fn kernel_enctypes(proc_dir: &std::path::Path) -> Vec<i32> {
     Vec::new()
 }
 
-/// Reads requests forever and hands them to a pool of workers.
-fn serve(
-    server: &Arc<RwLock<Arc<Server>>>,
-    channels: &Channels,
-    pending: &Arc<AtomicUsize>,
-    stopping: &AtomicBool,
-) -> i32 {
+/// Reads requests until SIGTERM or SIGINT and hands them to a pool of
+/// workers.
+fn serve(server: &Arc<RwLock<Arc<Server>>>, channels: &Channels, stop: &StopState) -> i32 {
+    let pending = &stop.pending;
     let (sender, receiver) = mpsc::sync_channel::<Vec<u8>>(WORKERS * 4);
     let receiver = Arc::new(std::sync::Mutex::new(receiver));
     let mut last_oversized: Option<Instant> = None;
@@ -485,14 +539,23 @@ fn serve(
     }
 
     loop {
-        if stopping.load(Ordering::SeqCst) {
+        // The read counts as pending before `stopping` is checked, so that
+        // the signal thread either sees it and waits for its request, or
+        // sets `stopping` first and no read starts.
+        pending.fetch_add(1, Ordering::SeqCst);
+        if stop.stopping.load(Ordering::SeqCst) {
+            pending.fetch_sub(1, Ordering::SeqCst);
             // The signal thread ends the process.
             std::thread::park();
             continue;
         }
-        match channel::read_request(&mut init, Duration::from_secs(1)) {
+        let read = channel::read_request(&mut init, stop.wake.as_fd(), Duration::from_secs(1));
+        if !matches!(read, Ok(Some(_))) {
+            pending.fetch_sub(1, Ordering::SeqCst);
+        }
+        match read {
             Ok(Some(request)) => {
-                pending.fetch_add(1, Ordering::SeqCst);
+                // The count taken for the read stays until a worker completes it.
                 if sender.send(request).is_err() {
                     error!("all request workers have stopped");
                     return FAILURE;

@@ -4,13 +4,14 @@
 //! falls back to the procfs channel.
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use log::{error, info, warn};
 
 use super::handler::Server;
-use super::{Mode, Options};
+use super::{Mode, Options, StopState};
 use crate::gssproxy::mode::{self, EnableError, KernelChoice};
 use crate::gssproxy::service;
 use crate::tools::FAILURE;
@@ -19,8 +20,12 @@ use crate::tools::FAILURE;
 /// Each call uses the server that `server` contains at that moment, so a
 /// reload on SIGHUP takes effect. Returns `None` when the procfs channel
 /// should be served instead, and otherwise the exit status once the socket
-/// fails.
-pub fn run(server: &Arc<RwLock<Arc<Server>>>, options: &Options) -> Option<i32> {
+/// fails, or 0 once the calls in flight at SIGTERM or SIGINT have replies.
+pub(super) fn run(
+    server: &Arc<RwLock<Arc<Server>>>,
+    options: &Options,
+    stop: &StopState,
+) -> Option<i32> {
     let control = options.proc_dir.join("use-gss-proxy");
     match options.mode {
         Mode::Legacy => return None,
@@ -66,7 +71,12 @@ pub fn run(server: &Arc<RwLock<Arc<Server>>>, options: &Options) -> Option<i32> 
             return None;
         }
     };
-    runtime.block_on(serve_socket(Arc::clone(server), &options.socket, &control))
+    runtime.block_on(serve_socket(
+        Arc::clone(server),
+        &options.socket,
+        &control,
+        stop,
+    ))
 }
 
 /// Binds the socket, switches the kernel to it and serves it.
@@ -74,6 +84,7 @@ async fn serve_socket(
     server: Arc<RwLock<Arc<Server>>>,
     socket: &Path,
     control: &Path,
+    stop: &StopState,
 ) -> Option<i32> {
     let listener = match service::bind_socket(socket) {
         Ok(listener) => listener,
@@ -104,17 +115,38 @@ async fn serve_socket(
         socket.display()
     );
 
-    // NOTE: SIGTERM does not wait for calls in progress on the socket, as
-    // it does for the procfs channel: the kernel retries a call that gets
-    // no reply.
     let current = move || Arc::clone(&server.read().unwrap_or_else(|e| e.into_inner()));
-    if let Err(e) = service::serve(Arc::new(current), listener).await {
-        error!(
-            "the gss-proxy socket {} failed: {e}; exiting, so that a restart binds it again",
-            socket.display()
-        );
+    // Set before the stop flag is checked, so that the signal thread
+    // either waits for the service or has stopped it before it starts.
+    stop.socket_serving.store(true, Ordering::SeqCst);
+    let result = if stop.stopping.load(Ordering::SeqCst) {
+        Ok(())
+    } else {
+        service::serve(
+            Arc::new(current),
+            listener,
+            stop.shutdown.clone(),
+            Arc::clone(&stop.pending),
+        )
+        .await
+    };
+    stop.socket_serving.store(false, Ordering::SeqCst);
+    match result {
+        Ok(()) => {
+            info!(
+                "stopped serving {}; every call in flight got its reply",
+                socket.display()
+            );
+            Some(0)
+        }
+        Err(e) => {
+            error!(
+                "the gss-proxy socket {} failed: {e}; exiting, so that a restart binds it again",
+                socket.display()
+            );
+            Some(FAILURE)
+        }
     }
-    Some(FAILURE)
 }
 
 /// Waits until `control` exists, retrying every second for ten tries and

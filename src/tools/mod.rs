@@ -186,7 +186,7 @@ pub fn dispatch(args: Vec<String>, stdout: &mut dyn Write, stderr: &mut dyn Writ
         }
         crate::gssd::usercache::HELPER_TOOL => {
             let args: Vec<String> = args.collect();
-            crate::gssd::usercache::run_helper(&args, stdout)
+            crate::gssd::usercache::run_helper(&args, &mut std::io::stdin().lock(), stdout)
         }
         name => match find_tool(name) {
             Some(tool) => {

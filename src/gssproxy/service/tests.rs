@@ -241,7 +241,9 @@ async fn socket_serves_concurrent_calls_and_big_tokens() {
     let listener = bind_socket(&path).unwrap();
     let server = Arc::new(server(Identity::unmapped()));
     let source: ServerSource = Arc::new(move || Arc::clone(&server));
-    let serving = tokio::spawn(serve(source, listener));
+    let (_shutdown, stop) = watch::channel(false);
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let serving = tokio::spawn(serve(source, listener, stop, in_flight));
 
     let mut stream = UnixStream::connect(&path).await.unwrap();
     let big_token = vec![0x60; 70_000];
@@ -273,6 +275,82 @@ async fn socket_serves_concurrent_calls_and_big_tokens() {
     assert_eq!(seen, [1, 2, 3, 4]);
 
     serving.abort();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Waits up to ten seconds for `done`, checking every 10 ms.
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn shutdown_answers_call_in_flight() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = std::env::temp_dir().join(format!("rgssd-gssproxy-stop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("gssproxy.sock");
+    let listener = bind_socket(&path).unwrap();
+    let server = Arc::new(server(Identity::unmapped()));
+    let source: ServerSource = Arc::new(move || Arc::clone(&server));
+    let (shutdown, stop) = watch::channel(false);
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let serving = tokio::spawn(serve(source, listener, stop, Arc::clone(&in_flight)));
+
+    // The first half of a call is in flight on one connection; another
+    // connection is idle.
+    let mut busy = UnixStream::connect(&path).await.unwrap();
+    let mut idle = UnixStream::connect(&path).await.unwrap();
+    let mut call = Vec::new();
+    call.extend_from_slice(&[0; 4]);
+    call.extend_from_slice(&kernel_call(11, 9, b"junk"));
+    let length = (call.len() - 4) as u32 | 0x8000_0000;
+    call[..4].copy_from_slice(&length.to_be_bytes());
+    let (head, tail) = call.split_at(call.len() / 2);
+    busy.write_all(head).await.unwrap();
+    wait_until("the call is counted", || {
+        in_flight.load(Ordering::SeqCst) == 1
+    })
+    .await;
+
+    shutdown.send_replace(true);
+    // No new connection is taken.
+    let socket = path.clone();
+    let mut refused = false;
+    for _ in 0..1000 {
+        if UnixStream::connect(&socket).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(refused, "the listener still accepts after shutdown");
+    // The idle connection is closed without a reply.
+    let mut rest = Vec::new();
+    idle.read_to_end(&mut rest).await.unwrap();
+    assert!(rest.is_empty(), "{} bytes", rest.len());
+
+    // The call in flight is read to its end and answered.
+    busy.write_all(tail).await.unwrap();
+    let reply = record::read_record(&mut busy, 1 << 20)
+        .await
+        .unwrap()
+        .expect("a reply to the call in flight");
+    let (xid, result) = success_body(&reply);
+    assert_eq!(xid, 11);
+    assert_eq!(
+        result.status.major_status,
+        u64::from(major::DEFECTIVE_TOKEN)
+    );
+    let finished = tokio::time::timeout(std::time::Duration::from_secs(10), serving)
+        .await
+        .expect("serve returns once the call in flight is answered");
+    finished.unwrap().unwrap();
+    assert_eq!(in_flight.load(Ordering::SeqCst), 0);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
