@@ -651,6 +651,18 @@ fn daemons_establish_contexts() {
     let outcome = client.wait(machine, WAIT).expect("no downcall for uid 0");
     let host_based = format!("nfs@{}", local_host());
     world.check_context(&outcome, 0, Some(&host_based));
+    // The service ticket joins the machine TGT in the machine ccache.
+    let realm = world.kdc.realm();
+    let machine_cache = format!("FILE:{}/krb5ccmachine_{realm}", ccdir.display());
+    let listed = klist_as(&world.kdc, 0, &machine_cache);
+    assert!(
+        listed.contains(&format!("krbtgt/{realm}@{realm}")),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&format!("nfs/{SERVER}@{realm}")),
+        "{listed}"
+    );
 
     for uid in [61001, 61002] {
         let upcall = client

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use krb5::ccache::{self, CredentialCache, ResolveOptions};
 use krb5::config::Config;
 use krb5::credentials::{ticket_flags, Credential};
-use krb5::kdc::{AsOptions, KdcClient, Secret};
+use krb5::kdc::{AsOptions, KdcClient, Secret, ServiceCredentials};
 use krb5::keytab::Keytab;
 use krb5::Principal;
 use log::{debug, info};
@@ -198,14 +198,16 @@ pub fn destroy_machine_ccaches() -> usize {
     removed
 }
 
+/// Returns the path of the machine ccache of `principal`'s realm in `dir`.
+fn machine_ccache_path(dir: &str, principal: &Principal) -> PathBuf {
+    Path::new(dir).join(format!("krb5ccmachine_{}", principal.realm))
+}
+
 /// Writes the machine TGT to `DIR/krb5ccmachine_REALM`, where rpc.gssd
 /// keeps it, so that administrators can inspect it with klist. Failure only
 /// logs: the daemon keeps its own copy in memory.
-///
-/// NOTE: service tickets got with machine credentials stay in memory only,
-/// while rpc.gssd linked with MIT krb5 also stores them in this file.
 fn write_machine_ccache(dir: &str, principal: &Principal, tgt: &Credential) {
-    let path = Path::new(dir).join(format!("krb5ccmachine_{}", principal.realm));
+    let path = machine_ccache_path(dir, principal);
     let name = format!("FILE:{}", path.display());
     let result = ccache::resolve(&name).and_then(|cache| {
         cache.initialize(principal)?;
@@ -219,6 +221,50 @@ fn write_machine_ccache(dir: &str, principal: &Principal, tgt: &Credential) {
                 .insert(path);
         }
         Err(e) => log::warn!("cannot write the machine credential cache {name}: {e}"),
+    }
+}
+
+/// Adds a service ticket that `principal`'s machine TGT got, with the
+/// cross-realm TGTs on the way, to the machine ccache this process wrote, as
+/// MIT's gss_init_sec_context does. The ticket is stored under the name
+/// asked for, `service`. Nothing is written with `-M` or when the daemon
+/// did not write that file itself, and failure only logs.
+pub fn store_machine_tickets(
+    settings: &CredsSettings,
+    principal: &Principal,
+    service: &Principal,
+    obtained: &ServiceCredentials,
+) {
+    if settings.memory_cache {
+        return;
+    }
+    let Some(dir) = settings.ccache_dirs.first() else {
+        return;
+    };
+    let path = machine_ccache_path(dir, principal);
+    let written = WRITTEN_MACHINE_CCACHES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(&path);
+    if !written {
+        return;
+    }
+    let name = format!("FILE:{}", path.display());
+    let ticket = Credential {
+        server: service.clone(),
+        ..obtained.credential.clone()
+    };
+    let result = ccache::resolve(&name).and_then(|cache| {
+        obtained
+            .tgts
+            .iter()
+            .chain(std::iter::once(&ticket))
+            .try_for_each(|credential| cache.store(credential))
+    });
+    if let Err(e) = result {
+        log::warn!(
+            "cannot store the ticket for {service} in the machine credential cache {name}: {e}"
+        );
     }
 }
 

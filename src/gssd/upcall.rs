@@ -147,9 +147,13 @@ impl Gssd {
         loop {
             let ticket = if machine {
                 let tgt = self.machine_tgt(upcall, &service).await?;
-                self.service_ticket(upcall.uid, &tgt, &service, &enctypes)
-                    .await?
-                    .credential
+                let (obtained, from_kdc) = self
+                    .service_ticket(upcall.uid, &tgt, &service, &enctypes)
+                    .await?;
+                if from_kdc {
+                    creds::store_machine_tickets(&self.creds, &tgt.client, &service, &obtained);
+                }
+                obtained.credential
             } else {
                 // After the server failed to decrypt a ticket, the one in
                 // the user's cache is as stale as the one in memory.
@@ -330,7 +334,7 @@ impl Gssd {
             UserCredential::Tgt { tgt, cache } => (tgt, cache),
         };
 
-        let obtained = self.service_ticket(uid, &tgt, service, enctypes).await?;
+        let (obtained, _) = self.service_ticket(uid, &tgt, service, enctypes).await?;
         // As MIT's gss_init_sec_context does, the ticket is stored under the
         // name that was asked for, after the cross-realm TGTs on the way.
         let mut stored = obtained.tgts;
@@ -347,24 +351,25 @@ impl Gssd {
 
     /// Returns a ticket for `service` with `tgt`: from memory while it is
     /// valid for more than [`EXPIRY_MARGIN`] seconds and has one of
-    /// `enctypes`, else from the KDC. Tickets from memory come without
-    /// cross-realm TGTs.
+    /// `enctypes`, else from the KDC. The flag tells whether the KDC issued
+    /// it. Tickets from memory come without cross-realm TGTs.
     async fn service_ticket(
         &self,
         uid: u32,
         tgt: &Credential,
         service: &Principal,
         enctypes: &[i32],
-    ) -> Result<ServiceCredentials, UpcallError> {
+    ) -> Result<(ServiceCredentials, bool), UpcallError> {
         let key = (uid, tgt.client.to_string(), service.to_string());
         if let Some(ticket) = self.lock_tickets().get(&key) {
             if ticket.endtime > now_u32().saturating_add(EXPIRY_MARGIN)
                 && enctypes.contains(&ticket.session_key.enctype())
             {
-                return Ok(ServiceCredentials {
+                let cached = ServiceCredentials {
                     credential: ticket.clone(),
                     tgts: Vec::new(),
-                });
+                };
+                return Ok((cached, false));
             }
         }
         let options = TgsOptions {
@@ -382,7 +387,7 @@ impl Gssd {
                 ))
             })?;
         self.lock_tickets().insert(key, result.credential.clone());
-        Ok(result)
+        Ok((result, true))
     }
 
     fn forget_service_ticket(&self, uid: u32, client: &Principal, service: &Principal) {
