@@ -27,11 +27,17 @@ use crate::kernel::upcall::Upcall;
 use crate::mech::{self, now, InitStep, InitiatorRequest};
 use crate::rpc::gss_init::{decode_reply, GssProc, InitCall};
 use crate::rpc::rpcbind::{self, Mapping};
-use crate::rpc::transport::{self, Protocol};
+use crate::rpc::transport::{self, Deadlines, Protocol};
 
 /// The NFS program number; NFSv4 servers listen on port 2049.
 const NFS_PROGRAM: u32 = 100_003;
 const NFS_PORT: u16 = 2049;
+/// The wait for the server's reply to the context-creation call. `-T`
+/// bounds only the connection, as in rpc.gssd, whose RPC library
+/// (libtirpc's `rpc_gss_seccreate`) waits 25 s for this reply. A busy
+/// server (many clients at once, each INIT waiting for its svcgssd) needs
+/// more than the 5 s default of `-T`.
+const INIT_REPLY_TIMEOUT: Duration = Duration::from_secs(25);
 
 /// Daemon-wide settings and state shared by all upcalls.
 pub struct Gssd {
@@ -302,7 +308,7 @@ impl Gssd {
 
     /// Returns a ticket for `service` from the caches of `uid`: a usable
     /// one already there (when `use_cached`), else one got with the
-    /// user's TGT, which is then stored in the cache that holds the TGT.
+    /// user's TGT, which is then stored in the cache that contains the TGT.
     async fn user_service_ticket(
         &self,
         uid: u32,
@@ -351,7 +357,7 @@ impl Gssd {
 
     /// Returns a ticket for `service` with `tgt`: from memory while it is
     /// valid for more than [`EXPIRY_MARGIN`] seconds and has one of
-    /// `enctypes`, else from the KDC. The flag tells whether the KDC issued
+    /// `enctypes`, else from the KDC. The flag is true when the KDC issued
     /// it. Tickets from memory come without cross-realm TGTs.
     async fn service_ticket(
         &self,
@@ -446,7 +452,11 @@ impl Gssd {
         .encode()
         .map_err(|e| UpcallError::access(e.to_string()))?;
 
-        let reply = transport::call(address, protocol, &call, xid, self.rpc_timeout)
+        let deadlines = Deadlines {
+            connect: self.rpc_timeout,
+            reply: self.rpc_timeout.max(INIT_REPLY_TIMEOUT),
+        };
+        let reply = transport::call(address, protocol, &call, xid, deadlines)
             .await
             .map_err(|e| {
                 UpcallError::access(format!("RPCSEC_GSS init call to {target} failed: {e}"))

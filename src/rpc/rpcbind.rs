@@ -10,7 +10,7 @@ use std::time::Duration;
 use krb5::codec::{Reader, Writer};
 
 use super::gss_init::{accepted_reply, put_call_header, RpcError};
-use super::transport::{self, Protocol, TransportError};
+use super::transport::{self, Deadlines, Protocol, TransportError};
 use super::xdr::{get_opaque, put_opaque};
 
 /// The rpcbind program and its well-known port.
@@ -170,7 +170,14 @@ pub async fn lookup_port(
     let xid = random_xid()?;
     let port = if server.is_ipv4() {
         let call = encode_pmap_call(xid, PMAPPROC_GETPORT, mapping, 0);
-        let reply = transport::call(rpcbind, mapping.protocol, &call, xid, deadline).await?;
+        let reply = transport::call(
+            rpcbind,
+            mapping.protocol,
+            &call,
+            xid,
+            Deadlines::both(deadline),
+        )
+        .await?;
         decode_getport_reply(&reply, xid)?
     } else {
         let netid = mapping.netid(server);
@@ -188,7 +195,14 @@ pub async fn lookup_port(
                 &server_uaddr,
                 "",
             );
-            let reply = transport::call(rpcbind, mapping.protocol, &call, xid, deadline).await?;
+            let reply = transport::call(
+                rpcbind,
+                mapping.protocol,
+                &call,
+                xid,
+                Deadlines::both(deadline),
+            )
+            .await?;
             match decode_getaddr_reply(&reply, xid) {
                 // PROG_MISMATCH: an rpcbind that speaks only version 3.
                 Err(RpcError::NotAccepted(2)) if version == 4 => continue,

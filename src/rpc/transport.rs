@@ -23,10 +23,31 @@ pub enum Protocol {
     Udp,
 }
 
+/// How long one call may take: `connect` bounds the TCP connection,
+/// `reply` the wait for the reply after the call is sent (over UDP, the
+/// whole exchange with its resends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    pub connect: Duration,
+    pub reply: Duration,
+}
+
+impl Deadlines {
+    /// Returns deadlines that give each phase `limit`.
+    pub fn both(limit: Duration) -> Deadlines {
+        Deadlines {
+            connect: limit,
+            reply: limit,
+        }
+    }
+}
+
 /// Errors from one call.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
-    #[error("RPC call to {addr} over {proto:?} timed out after {secs} s")]
+    #[error("connecting to {addr} over TCP timed out after {secs} s")]
+    ConnectTimeout { addr: SocketAddr, secs: u64 },
+    #[error("no reply from {addr} over {proto:?} within {secs} s")]
     Timeout {
         addr: SocketAddr,
         proto: Protocol,
@@ -43,45 +64,57 @@ pub enum TransportError {
 }
 
 /// Sends `call` (an encoded RPC message) and returns the first reply whose
-/// first four bytes match `xid`, within `deadline`.
+/// first four bytes match `xid`, within `deadlines`.
 pub async fn call(
     addr: SocketAddr,
     proto: Protocol,
     call: &[u8],
     xid: u32,
-    deadline: Duration,
+    deadlines: Deadlines,
 ) -> Result<Vec<u8>, TransportError> {
-    let exchange = async {
-        match proto {
-            Protocol::Tcp => call_tcp(addr, call, xid).await,
-            Protocol::Udp => call_udp(addr, call, xid).await,
-        }
+    let reply_timeout = || TransportError::Timeout {
+        addr,
+        proto,
+        secs: deadlines.reply.as_secs(),
     };
-    match timeout(deadline, exchange).await {
-        Ok(result) => result,
-        Err(_) => Err(TransportError::Timeout {
-            addr,
-            proto,
-            secs: deadline.as_secs(),
-        }),
+    match proto {
+        Protocol::Tcp => {
+            let mut stream = timeout(deadlines.connect, TcpStream::connect(addr))
+                .await
+                .map_err(|_| TransportError::ConnectTimeout {
+                    addr,
+                    secs: deadlines.connect.as_secs(),
+                })?
+                .map_err(|source| TransportError::Io { addr, source })?;
+            timeout(deadlines.reply, call_tcp(&mut stream, addr, call, xid))
+                .await
+                .map_err(|_| reply_timeout())?
+        }
+        Protocol::Udp => timeout(deadlines.reply, call_udp(addr, call, xid))
+            .await
+            .map_err(|_| reply_timeout())?,
     }
 }
 
-async fn call_tcp(addr: SocketAddr, call: &[u8], xid: u32) -> Result<Vec<u8>, TransportError> {
+async fn call_tcp(
+    stream: &mut TcpStream,
+    addr: SocketAddr,
+    call: &[u8],
+    xid: u32,
+) -> Result<Vec<u8>, TransportError> {
     let io_err = |source| TransportError::Io { addr, source };
     let len = u32::try_from(call.len())
         .ok()
         .filter(|len| *len < LAST_FRAGMENT)
         .ok_or_else(|| io_err(io::Error::other("call too large for one record fragment")))?;
 
-    let mut stream = TcpStream::connect(addr).await.map_err(io_err)?;
     let mut record = Vec::with_capacity(4 + call.len());
     record.extend_from_slice(&(LAST_FRAGMENT | len).to_be_bytes());
     record.extend_from_slice(call);
     stream.write_all(&record).await.map_err(io_err)?;
 
     loop {
-        let reply = read_record(&mut stream, addr).await?;
+        let reply = read_record(stream, addr).await?;
         if reply.get(..4) == Some(&xid.to_be_bytes()[..]) {
             return Ok(reply);
         }
@@ -171,7 +204,7 @@ mod tests {
             Protocol::Tcp,
             b"\0\0\0\x09call",
             9,
-            Duration::from_secs(5),
+            Deadlines::both(Duration::from_secs(5)),
         )
         .await
         .unwrap();
@@ -194,11 +227,35 @@ mod tests {
             Protocol::Tcp,
             b"\0\0\0\x01",
             1,
-            Duration::from_secs(5),
+            Deadlines::both(Duration::from_secs(5)),
         )
         .await
         .unwrap_err();
         assert!(matches!(err, TransportError::ReplyTooLarge { .. }));
+    }
+
+    #[tokio::test]
+    async fn tcp_reply_may_outlast_connect_deadline() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let _ = read_record(&mut stream, addr).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            stream
+                .write_all(&(LAST_FRAGMENT | 4).to_be_bytes())
+                .await
+                .unwrap();
+            stream.write_all(&[0, 0, 0, 7]).await.unwrap();
+        });
+        let deadlines = Deadlines {
+            connect: Duration::from_millis(100),
+            reply: Duration::from_secs(5),
+        };
+        let reply = call(addr, Protocol::Tcp, b"\0\0\0\x07", 7, deadlines)
+            .await
+            .unwrap();
+        assert_eq!(reply, [0, 0, 0, 7]);
     }
 
     #[tokio::test]
@@ -217,7 +274,7 @@ mod tests {
             Protocol::Udp,
             b"\0\0\0\x05ping",
             5,
-            Duration::from_secs(5),
+            Deadlines::both(Duration::from_secs(5)),
         )
         .await
         .unwrap();
@@ -229,7 +286,7 @@ mod tests {
             Protocol::Udp,
             b"\0\0\0\x06",
             6,
-            Duration::from_millis(300),
+            Deadlines::both(Duration::from_millis(300)),
         )
         .await
         .unwrap_err();
