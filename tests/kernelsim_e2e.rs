@@ -709,6 +709,102 @@ fn gssd_dead_kdc() {
     gssd.assert_alive();
 }
 
+/// A KDC that takes datagrams and TCP connections but never replies, like
+/// one with a long queue: the sockets are bound and never read or accepted.
+struct SilentKdc {
+    udp: std::net::UdpSocket,
+    _tcp: std::net::TcpListener,
+}
+
+impl SilentKdc {
+    fn start() -> Self {
+        let port = testkdc::free_port().unwrap();
+        Self {
+            udp: std::net::UdpSocket::bind(("127.0.0.1", port)).unwrap(),
+            _tcp: std::net::TcpListener::bind(("127.0.0.1", port)).unwrap(),
+        }
+    }
+
+    fn address(&self) -> String {
+        self.udp.local_addr().unwrap().to_string()
+    }
+}
+
+/// Writes a krb5.conf that sends `kdc`'s realm to `silent` instead.
+fn silent_kdc_conf(kdc: &TestKdc, silent: &SilentKdc, dir: &Path) -> PathBuf {
+    let conf = fs::read_to_string(kdc.krb5_conf())
+        .unwrap()
+        .replace(&kdc.address(), &silent.address());
+    let conf_path = dir.join("krb5.conf");
+    fs::write(&conf_path, conf).unwrap();
+    conf_path
+}
+
+#[test]
+fn gssd_silent_kdc_request_timeout() {
+    if !fuse_or_skip() {
+        return;
+    }
+    // The KDC wait outlasts -U, which without -C only logs the upcall as
+    // slow: its downcall still comes when request_timeout ends the wait.
+    // The established TCP connection holds back the UDP resend past then.
+    let kdc = start_kdc_with(&["request_timeout = 6"]);
+    let dir = tempfile::tempdir().unwrap();
+    let silent = SilentKdc::start();
+    let conf_path = silent_kdc_conf(&kdc, &silent, dir.path());
+    let (pipefs, mut gssd) = lone_gssd(&kdc, &conf_path, &["-M", "-U", "5"], dir.path());
+
+    let client = lone_client(&pipefs, 2049);
+    let started = Instant::now();
+    assert_eq!(
+        machine_upcall(&client),
+        error_outcome(errno::EACCES),
+        "{}",
+        gssd.log()
+    );
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_secs(6), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
+    let log = gssd.log();
+    assert!(log.contains("is taking longer than 5 s"), "{log}");
+    let expected = format!("{} (udp): no reply to 1 datagram in ", silent.address());
+    assert!(log.contains(&expected), "{log}");
+    let expected = format!("{} (tcp): connected, but no reply in ", silent.address());
+    assert!(log.contains(&expected), "{log}");
+    assert!(
+        log.contains("when request_timeout ended the request"),
+        "{log}"
+    );
+    gssd.assert_alive();
+}
+
+#[test]
+fn gssd_cancels_upcall_waiting_for_kdc() {
+    if !fuse_or_skip() {
+        return;
+    }
+    // Without request_timeout the silent KDC holds the AS request for 27 s,
+    // and -C -U 5 answers the upcall with ETIMEDOUT after 5 s instead.
+    let kdc = start_kdc();
+    let dir = tempfile::tempdir().unwrap();
+    let silent = SilentKdc::start();
+    let conf_path = silent_kdc_conf(&kdc, &silent, dir.path());
+    let (pipefs, mut gssd) = lone_gssd(&kdc, &conf_path, &["-M", "-C", "-U", "5"], dir.path());
+
+    let client = lone_client(&pipefs, 2049);
+    let started = Instant::now();
+    assert_eq!(
+        machine_upcall(&client),
+        error_outcome(errno::ETIMEDOUT),
+        "{}",
+        gssd.log()
+    );
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_secs(5), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
+    gssd.assert_alive();
+}
+
 #[test]
 fn svcgssd_hostile_requests() {
     if !fuse_or_skip() {
