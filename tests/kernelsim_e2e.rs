@@ -730,14 +730,36 @@ impl SilentKdc {
     }
 }
 
-/// Writes a krb5.conf that sends `kdc`'s realm to `silent` instead.
-fn silent_kdc_conf(kdc: &TestKdc, silent: &SilentKdc, dir: &Path) -> PathBuf {
+/// Runs one machine upcall through a gssd with `options` whose krb5.conf,
+/// with extra `libdefaults`, sends the realm to a [`SilentKdc`]. Checks
+/// that the upcall ends with `errno` and that gssd survives, and returns
+/// the time the upcall took, gssd's log and the silent KDC's address.
+fn upcall_with_silent_kdc(
+    libdefaults: &[&str],
+    options: &[&str],
+    errno: i32,
+) -> (Duration, String, String) {
+    let kdc = start_kdc_with(libdefaults);
+    let dir = tempfile::tempdir().unwrap();
+    let silent = SilentKdc::start();
     let conf = fs::read_to_string(kdc.krb5_conf())
         .unwrap()
         .replace(&kdc.address(), &silent.address());
-    let conf_path = dir.join("krb5.conf");
+    let conf_path = dir.path().join("krb5.conf");
     fs::write(&conf_path, conf).unwrap();
-    conf_path
+    let (pipefs, mut gssd) = lone_gssd(&kdc, &conf_path, options, dir.path());
+
+    let client = lone_client(&pipefs, 2049);
+    let started = Instant::now();
+    assert_eq!(
+        machine_upcall(&client),
+        error_outcome(errno),
+        "{}",
+        gssd.log()
+    );
+    let elapsed = started.elapsed();
+    gssd.assert_alive();
+    (elapsed, gssd.log(), silent.address())
 }
 
 #[test]
@@ -748,34 +770,19 @@ fn gssd_silent_kdc_request_timeout() {
     // The KDC wait outlasts -U, which without -C only logs the upcall as
     // slow: its downcall still comes when request_timeout ends the wait.
     // The established TCP connection holds back the UDP resend past then.
-    let kdc = start_kdc_with(&["request_timeout = 6"]);
-    let dir = tempfile::tempdir().unwrap();
-    let silent = SilentKdc::start();
-    let conf_path = silent_kdc_conf(&kdc, &silent, dir.path());
-    let (pipefs, mut gssd) = lone_gssd(&kdc, &conf_path, &["-M", "-U", "5"], dir.path());
-
-    let client = lone_client(&pipefs, 2049);
-    let started = Instant::now();
-    assert_eq!(
-        machine_upcall(&client),
-        error_outcome(errno::EACCES),
-        "{}",
-        gssd.log()
-    );
-    let elapsed = started.elapsed();
+    let (elapsed, log, address) =
+        upcall_with_silent_kdc(&["request_timeout = 6"], &["-M", "-U", "5"], errno::EACCES);
     assert!(elapsed >= Duration::from_secs(6), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
-    let log = gssd.log();
     assert!(log.contains("is taking longer than 5 s"), "{log}");
-    let expected = format!("{} (udp): no reply to 1 datagram in ", silent.address());
+    let expected = format!("{address} (udp): no reply to 1 datagram in ");
     assert!(log.contains(&expected), "{log}");
-    let expected = format!("{} (tcp): connected, but no reply in ", silent.address());
+    let expected = format!("{address} (tcp): connected, but no reply in ");
     assert!(log.contains(&expected), "{log}");
     assert!(
         log.contains("when request_timeout ended the request"),
         "{log}"
     );
-    gssd.assert_alive();
 }
 
 #[test]
@@ -783,26 +790,11 @@ fn gssd_cancels_upcall_waiting_for_kdc() {
     if !fuse_or_skip() {
         return;
     }
-    // Without request_timeout the silent KDC holds the AS request for 27 s,
+    // Without request_timeout the AS request to the silent KDC lasts 27 s,
     // and -C -U 5 answers the upcall with ETIMEDOUT after 5 s instead.
-    let kdc = start_kdc();
-    let dir = tempfile::tempdir().unwrap();
-    let silent = SilentKdc::start();
-    let conf_path = silent_kdc_conf(&kdc, &silent, dir.path());
-    let (pipefs, mut gssd) = lone_gssd(&kdc, &conf_path, &["-M", "-C", "-U", "5"], dir.path());
-
-    let client = lone_client(&pipefs, 2049);
-    let started = Instant::now();
-    assert_eq!(
-        machine_upcall(&client),
-        error_outcome(errno::ETIMEDOUT),
-        "{}",
-        gssd.log()
-    );
-    let elapsed = started.elapsed();
+    let (elapsed, _, _) = upcall_with_silent_kdc(&[], &["-M", "-C", "-U", "5"], errno::ETIMEDOUT);
     assert!(elapsed >= Duration::from_secs(5), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
-    gssd.assert_alive();
 }
 
 #[test]

@@ -45,11 +45,11 @@ pub struct Settings {
     /// Requests longer than this many bytes go over TCP first
     /// (`udp_preference_limit`, default 1465).
     pub udp_preference_limit: usize,
-    /// The unit of the resend schedule in [`transport`]: after each datagram
+    /// The step of the resend schedule in [`transport`]. After each datagram
     /// or new connection the client waits this long before it contacts the
-    /// next address, and the pauses after the three passes over all
-    /// addresses last 2, 4 and 8 times as long. Default 1 s, MIT krb5's fixed
-    /// value; krb5.conf has no setting for it.
+    /// next address. The pauses after the three passes over all addresses
+    /// last 2, 4 and 8 steps. Default 1 s, MIT krb5's fixed value, which
+    /// krb5.conf cannot change.
     pub kdc_timeout: Duration,
     /// The maximum time for one request to a realm's KDCs (`request_timeout`,
     /// MIT krb5 1.22). `None`, the default, ends the request when the resend

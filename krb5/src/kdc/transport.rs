@@ -17,17 +17,20 @@
 //! 3. Sockets stay open until the request ends, so a reply to an earlier
 //!    datagram or connection is accepted whenever it arrives. The first
 //!    reply from any socket ends the request.
-//! 4. Once a TCP connection is established, the schedule holds back for
-//!    10 steps from then, as MIT 1.20 does, so that a KDC that accepted
-//!    the connection has time to reply before more datagrams go out.
+//! 4. Once a TCP connection is established, the schedule pauses until 10
+//!    steps after that, as MIT 1.20 does, so that a KDC that accepted the
+//!    connection has time to reply before more datagrams go out. MIT 1.22
+//!    instead waits on an established connection until `request_timeout`,
+//!    without limit when that is unset.
 //!
-//! A request that nobody answers therefore ends after
+//! A request that no KDC answers therefore ends after
 //! `(3 * U + T + 14)` steps, for `U` UDP and `T` TCP addresses, plus up to
 //! 10 steps for each established TCP connection that stays silent: 18 s for
 //! one unresponsive KDC address with the defaults, 27 s when it accepts the
 //! TCP connection. `request_timeout` ends it earlier. A socket error (ICMP
 //! port unreachable, a refused or reset connection) closes that socket at
-//! once, and the request ends as soon as every socket is closed.
+//! once, and the loop stops waiting for it. Once every address has been
+//! contacted and every socket is closed, the request fails.
 //!
 //! A UDP reply of KRB_ERR_RESPONSE_TOO_BIG closes that socket and asks the
 //! same address over TCP at once. A reply of KDC_ERR_SVC_UNAVAILABLE, as in
@@ -59,7 +62,7 @@ const PASSES: u32 = 3;
 /// The pause at the end of the first pass, in steps; it doubles each pass.
 const FIRST_PAUSE_STEPS: u32 = 2;
 
-/// How long, in steps, an established TCP connection holds the schedule back.
+/// The pause of the schedule after a TCP connection is established, in steps.
 const TCP_HOLD_STEPS: u32 = 10;
 
 /// A failed attempt at one KDC, with the reason.
@@ -116,13 +119,13 @@ impl Protocol {
     }
 }
 
-/// Why the loop stops before its schedule ends.
+/// The reason the loop stops before its schedule ends.
 enum Stop {
     Reply(Vec<u8>),
     Deadline,
 }
 
-/// What a socket task reports to the loop.
+/// A report from a socket task to the loop.
 enum Event {
     Reply(usize, Vec<u8>),
     /// A TCP connection was established and its request is being sent.
@@ -745,6 +748,39 @@ mod tests {
         (address, start, arrivals)
     }
 
+    /// Binds a UDP socket on loopback that sends `reply` to the first
+    /// datagram it receives.
+    async fn udp_replying(reply: Vec<u8>) -> SocketAddr {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let address = socket.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buffer = [0u8; 64];
+            let (_, peer) = socket.recv_from(&mut buffer).await.unwrap();
+            socket.send_to(&reply, peer).await.unwrap();
+        });
+        address
+    }
+
+    /// Sends `reply`, framed, on the first connection to `listener`.
+    fn tcp_replying(listener: tokio::net::TcpListener, reply: &'static [u8]) {
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut buffer = [0u8; 64];
+            let _ = stream.read(&mut buffer).await;
+            let length = u32::try_from(reply.len()).unwrap();
+            stream.write_all(&length.to_be_bytes()).await.unwrap();
+            stream.write_all(reply).await.unwrap();
+        });
+    }
+
+    async fn send_ping(
+        address: SocketAddr,
+        transport: Transport,
+        settings: &Settings,
+    ) -> Result<Vec<u8>, Vec<Attempt>> {
+        send(b"ping", &[endpoint(address, transport)], settings).await
+    }
+
     #[tokio::test]
     async fn tcp_framing_round_trip() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -759,7 +795,7 @@ mod tests {
             stream.write_all(&[0, 0, 0, 4]).await.unwrap();
             stream.write_all(b"pong").await.unwrap();
         });
-        let reply = send(b"ping", &[endpoint(address, Transport::Tcp)], &settings())
+        let reply = send_ping(address, Transport::Tcp, &settings())
             .await
             .unwrap();
         assert_eq!(reply, b"pong");
@@ -776,7 +812,7 @@ mod tests {
             let _ = stream.read(&mut buffer).await;
             let _ = stream.write_all(&[0x7f, 0xff, 0xff, 0xff]).await;
         });
-        let attempts = send(b"ping", &[endpoint(address, Transport::Tcp)], &settings())
+        let attempts = send_ping(address, Transport::Tcp, &settings())
             .await
             .unwrap_err();
         assert_eq!(attempts.len(), 1);
@@ -792,13 +828,7 @@ mod tests {
         let dead = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let dead_address = dead.local_addr().unwrap();
         drop(dead);
-        let live = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let live_address = live.local_addr().unwrap();
-        tokio::spawn(async move {
-            let mut buffer = [0u8; 64];
-            let (_, peer) = live.recv_from(&mut buffer).await.unwrap();
-            live.send_to(b"reply", peer).await.unwrap();
-        });
+        let live_address = udp_replying(b"reply".to_vec()).await;
         let kdcs = [
             endpoint(dead_address, Transport::Udp),
             endpoint(live_address, Transport::Udp),
@@ -815,33 +845,21 @@ mod tests {
     async fn long_request_goes_to_tcp_first() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            let mut buffer = [0u8; 64];
-            let _ = stream.read(&mut buffer).await;
-            stream.write_all(&[0, 0, 0, 3]).await.unwrap();
-            stream.write_all(b"tcp").await.unwrap();
-        });
+        tcp_replying(listener, b"tcp");
         let settings = Settings {
             udp_preference_limit: 1,
             ..settings()
         };
-        let reply = send(b"ping", &[endpoint(address, Transport::Any)], &settings)
-            .await
-            .unwrap();
+        let reply = send_ping(address, Transport::Any, &settings).await.unwrap();
         assert_eq!(reply, b"tcp");
     }
 
     #[tokio::test]
     async fn silent_udp_kdc_gets_three_passes() {
         let (address, start, arrivals) = silent_udp().await;
-        let attempts = send(
-            b"ping",
-            &[endpoint(address, Transport::Udp)],
-            &fast_settings(),
-        )
-        .await
-        .unwrap_err();
+        let attempts = send_ping(address, Transport::Udp, &fast_settings())
+            .await
+            .unwrap_err();
         let elapsed = start.elapsed();
 
         // Sends at 0, 1 + 2 and 3 + 1 + 4 steps, then 1 + 8 more steps.
@@ -874,13 +892,9 @@ mod tests {
             socket.recv_from(&mut buffer).await.unwrap();
             socket.send_to(b"late", peer).await.unwrap();
         });
-        let reply = send(
-            b"ping",
-            &[endpoint(address, Transport::Udp)],
-            &fast_settings(),
-        )
-        .await
-        .unwrap();
+        let reply = send_ping(address, Transport::Udp, &fast_settings())
+            .await
+            .unwrap();
         assert_eq!(reply, b"late");
         server.await.unwrap();
     }
@@ -922,13 +936,9 @@ mod tests {
                 held.push(stream);
             }
         });
-        let attempts = send(
-            b"ping",
-            &[endpoint(address, Transport::Any)],
-            &fast_settings(),
-        )
-        .await
-        .unwrap_err();
+        let attempts = send_ping(address, Transport::Any, &fast_settings())
+            .await
+            .unwrap_err();
         let elapsed = start.elapsed();
 
         // UDP at 0, TCP at 1 step, held to 11, then 2; resends at 13 and
@@ -952,7 +962,7 @@ mod tests {
             request_timeout: Some(STEP * 5),
             ..fast_settings()
         };
-        let attempts = send(b"ping", &[endpoint(address, Transport::Udp)], &settings)
+        let attempts = send_ping(address, Transport::Udp, &settings)
             .await
             .unwrap_err();
         let elapsed = start.elapsed();
@@ -970,21 +980,8 @@ mod tests {
 
     #[tokio::test]
     async fn svc_unavailable_moves_to_next_kdc() {
-        let busy = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let busy_address = busy.local_addr().unwrap();
-        let live = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let live_address = live.local_addr().unwrap();
-        tokio::spawn(async move {
-            let mut buffer = [0u8; 64];
-            let (_, peer) = busy.recv_from(&mut buffer).await.unwrap();
-            let error = krb_error(error_code::KDC_ERR_SVC_UNAVAILABLE);
-            busy.send_to(&error, peer).await.unwrap();
-        });
-        tokio::spawn(async move {
-            let mut buffer = [0u8; 64];
-            let (_, peer) = live.recv_from(&mut buffer).await.unwrap();
-            live.send_to(b"reply", peer).await.unwrap();
-        });
+        let busy_address = udp_replying(krb_error(error_code::KDC_ERR_SVC_UNAVAILABLE)).await;
+        let live_address = udp_replying(b"reply".to_vec()).await;
         let kdcs = [
             endpoint(busy_address, Transport::Udp),
             endpoint(live_address, Transport::Udp),
@@ -995,25 +992,12 @@ mod tests {
 
     #[tokio::test]
     async fn response_too_big_switches_to_tcp() {
-        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let address = udp.local_addr().unwrap();
+        let address = udp_replying(krb_error(error_code::KRB_ERR_RESPONSE_TOO_BIG)).await;
         let listener = tokio::net::TcpListener::bind(address).await.unwrap();
-        tokio::spawn(async move {
-            let mut buffer = [0u8; 64];
-            let (_, peer) = udp.recv_from(&mut buffer).await.unwrap();
-            let error = krb_error(error_code::KRB_ERR_RESPONSE_TOO_BIG);
-            udp.send_to(&error, peer).await.unwrap();
-        });
-        tokio::spawn(async move {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            let mut buffer = [0u8; 64];
-            let _ = stream.read(&mut buffer).await;
-            stream.write_all(&[0, 0, 0, 3]).await.unwrap();
-            stream.write_all(b"tcp").await.unwrap();
-        });
+        tcp_replying(listener, b"tcp");
         // A UDP-only KDC is still asked over TCP, and at once.
         let start = Instant::now();
-        let reply = send(b"ping", &[endpoint(address, Transport::Udp)], &settings())
+        let reply = send_ping(address, Transport::Udp, &settings())
             .await
             .unwrap();
         assert_eq!(reply, b"tcp");
@@ -1026,7 +1010,7 @@ mod tests {
         let address = dead.local_addr().unwrap();
         drop(dead);
         let start = Instant::now();
-        let attempts = send(b"ping", &[endpoint(address, Transport::Any)], &settings())
+        let attempts = send_ping(address, Transport::Any, &settings())
             .await
             .unwrap_err();
         assert!(start.elapsed() < Duration::from_millis(500));
