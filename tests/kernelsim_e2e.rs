@@ -769,7 +769,7 @@ fn gssd_silent_kdc_request_timeout() {
     }
     // The KDC wait outlasts -U, which without -C only logs the upcall as
     // slow: its downcall still comes when request_timeout ends the wait.
-    // The established TCP connection holds back the UDP resend past then.
+    // The established TCP connection delays the UDP resend past then.
     let (elapsed, log, address) =
         upcall_with_silent_kdc(&["request_timeout = 6"], &["-M", "-U", "5"], errno::EACCES);
     assert!(elapsed >= Duration::from_secs(6), "{elapsed:?}");
@@ -791,7 +791,7 @@ fn gssd_cancels_upcall_waiting_for_kdc() {
         return;
     }
     // Without request_timeout the AS request to the silent KDC lasts 27 s,
-    // and -C -U 5 answers the upcall with ETIMEDOUT after 5 s instead.
+    // and -C -U 5 ends the upcall with ETIMEDOUT after 5 s instead.
     let (elapsed, _, _) = upcall_with_silent_kdc(&[], &["-M", "-C", "-U", "5"], errno::ETIMEDOUT);
     assert!(elapsed >= Duration::from_secs(5), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");

@@ -495,14 +495,14 @@ async fn start_relay(kdc_port: u16, plan: Plan) -> Relay {
             .unwrap();
         let accepted = Arc::clone(&relay.tcp_requests);
         tokio::spawn(async move {
-            let mut held = Vec::new();
+            let mut open_streams = Vec::new();
             loop {
                 let Ok((mut stream, _)) = tcp.accept().await else {
                     return;
                 };
                 accepted.fetch_add(1, Ordering::SeqCst);
                 if plan.tcp == TcpPlan::Silent {
-                    held.push(stream);
+                    open_streams.push(stream);
                     continue;
                 }
                 tokio::spawn(async move {
@@ -1099,7 +1099,7 @@ async fn silent_kdc_fails_within_bound() {
     let elapsed = start.elapsed();
 
     // One UDP and one TCP address, with the TCP connection established:
-    // 3 * 1 + 1 + 14 steps, plus 9 more for the TCP hold (see transport.rs).
+    // 3 * 1 + 1 + 14 steps, plus 9 more for the pause after the TCP connection.
     assert!(elapsed >= STEP * 27, "{elapsed:?}");
     assert!(elapsed < STEP * 27 + SLACK, "{elapsed:?}");
     assert!(matches!(error, KdcError::Unreachable { .. }), "{error}");

@@ -59,11 +59,11 @@ const MAX_UDP_REPLY: usize = 65_535;
 /// The number of passes over all addresses (MIT's `MAX_PASS`).
 const PASSES: u32 = 3;
 
-/// The pause at the end of the first pass, in steps; it doubles each pass.
+/// The pause at the end of the first pass, in steps. It doubles with each pass.
 const FIRST_PAUSE_STEPS: u32 = 2;
 
 /// The pause of the schedule after a TCP connection is established, in steps.
-const TCP_HOLD_STEPS: u32 = 10;
+const TCP_PAUSE_STEPS: u32 = 10;
 
 /// A failed attempt at one KDC, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -396,23 +396,25 @@ impl Exchange {
         }
     }
 
-    /// Serves the sockets for `interval`, longer while an established TCP
-    /// connection holds the schedule, and stops at a reply or the deadline.
-    /// Returns early when no socket is open.
+    /// Serves the sockets for `interval`, or until the pause after an
+    /// established TCP connection ends if that is later. Stops at a reply or
+    /// the deadline, and returns early when no socket is open.
     async fn wait(&mut self, interval: Duration) -> Result<(), Stop> {
         let end = Instant::now() + interval;
         loop {
             if !self.any_open() {
                 return Ok(());
             }
-            let until = self.tcp_hold().map_or(end, |hold| hold.max(end));
+            let until = self
+                .tcp_pause_end()
+                .map_or(end, |pause_end| pause_end.max(end));
             let until = self.deadline.map_or(until, |deadline| deadline.min(until));
             tokio::select! {
                 biased;
                 Some(event) = self.events.recv() => self.handle(event).await?,
                 () = tokio::time::sleep_until(until) => {
                     self.check_deadline()?;
-                    if self.tcp_hold().is_none_or(|hold| hold <= Instant::now()) {
+                    if self.tcp_pause_end().is_none_or(|pause_end| pause_end <= Instant::now()) {
                         return Ok(());
                     }
                 }
@@ -444,16 +446,16 @@ impl Exchange {
         }
     }
 
-    /// Returns the latest end of the holds of established TCP connections.
-    fn tcp_hold(&self) -> Option<Instant> {
-        let hold = self.step * TCP_HOLD_STEPS;
+    /// Returns the latest end of the pauses after established TCP connections.
+    fn tcp_pause_end(&self) -> Option<Instant> {
+        let pause = self.step * TCP_PAUSE_STEPS;
         self.connections
             .iter()
             .filter_map(|c| match c.state {
                 State::Tcp {
                     connected: Some(at),
                     ..
-                } => Some(at + hold),
+                } => Some(at + pause),
                 _ => None,
             })
             .max()
@@ -925,15 +927,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn established_tcp_holds_resends() {
+    async fn established_tcp_delays_resends() {
         // UDP and TCP on one port: the datagrams are dropped and the TCP
         // connection is accepted but never answered.
         let (address, start, arrivals) = silent_udp().await;
         let listener = tokio::net::TcpListener::bind(address).await.unwrap();
         tokio::spawn(async move {
-            let mut held = Vec::new();
+            let mut open_streams = Vec::new();
             while let Ok((stream, _)) = listener.accept().await {
-                held.push(stream);
+                open_streams.push(stream);
             }
         });
         let attempts = send_ping(address, Transport::Any, &fast_settings())
