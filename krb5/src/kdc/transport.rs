@@ -943,7 +943,7 @@ mod tests {
             .unwrap_err();
         let elapsed = start.elapsed();
 
-        // UDP at 0, TCP at 1 step, held to 11, then 2; resends at 13 and
+        // UDP at 0, TCP at 1 step, paused to 11, then 2 more. Resends at 13 and
         // 13 + 1 + 4 = 18, and the request ends 1 + 8 steps later.
         let arrivals = arrivals.lock().unwrap().clone();
         assert_eq!(arrivals.len(), 3, "{arrivals:?}");
