@@ -56,6 +56,10 @@ pub const MAX_TCP_REPLY: usize = 1 << 20;
 /// The largest UDP payload over IPv4 or IPv6 without jumbograms.
 const MAX_UDP_REPLY: usize = 65_535;
 
+/// The events that socket tasks may queue before they wait for the loop,
+/// which bounds the memory a flood of datagrams can take.
+const EVENT_QUEUE: usize = 16;
+
 /// The number of passes over all addresses (MIT's `MAX_PASS`).
 const PASSES: u32 = 3;
 
@@ -207,15 +211,15 @@ struct Exchange {
     unresolved: Vec<(usize, Attempt)>,
     /// The number of KDCs, from the start of the list, resolved so far.
     resolved_servers: usize,
-    sender: mpsc::UnboundedSender<Event>,
-    events: mpsc::UnboundedReceiver<Event>,
+    sender: mpsc::Sender<Event>,
+    events: mpsc::Receiver<Event>,
     /// The socket tasks, aborted when the exchange is dropped.
     tasks: JoinSet<()>,
 }
 
 impl Exchange {
     fn new(request: &[u8], settings: &Settings) -> Self {
-        let (sender, events) = mpsc::unbounded_channel();
+        let (sender, events) = mpsc::channel(EVENT_QUEUE);
         Self {
             request: request.into(),
             step: settings.kdc_timeout,
@@ -605,7 +609,7 @@ async fn open_udp(address: SocketAddr, request: &[u8]) -> Result<UdpSocket, Stri
 
 /// Forwards every datagram that arrives on `socket` to the loop, until a
 /// receive fails.
-async fn read_datagrams(id: usize, socket: Arc<UdpSocket>, events: mpsc::UnboundedSender<Event>) {
+async fn read_datagrams(id: usize, socket: Arc<UdpSocket>, events: mpsc::Sender<Event>) {
     let mut buffer = vec![0u8; MAX_UDP_REPLY];
     loop {
         let event = match socket.recv(&mut buffer).await {
@@ -613,7 +617,7 @@ async fn read_datagrams(id: usize, socket: Arc<UdpSocket>, events: mpsc::Unbound
             Err(e) => Event::Failed(id, format!("receive failed: {e}")),
         };
         let failed = matches!(event, Event::Failed(..));
-        if events.send(event).is_err() || failed {
+        if events.send(event).await.is_err() || failed {
             return;
         }
     }
@@ -624,19 +628,20 @@ async fn exchange_tcp(
     id: usize,
     address: SocketAddr,
     request: Arc<[u8]>,
-    events: mpsc::UnboundedSender<Event>,
+    events: mpsc::Sender<Event>,
 ) {
     let result = match TcpStream::connect(address).await {
         Ok(stream) => {
-            let _ = events.send(Event::Connected(id));
+            let _ = events.send(Event::Connected(id)).await;
             round_trip_tcp(stream, &request).await
         }
         Err(e) => Err(format!("cannot connect: {e}")),
     };
-    let _ = events.send(match result {
+    let event = match result {
         Ok(reply) => Event::Reply(id, reply),
         Err(error) => Event::Failed(id, error),
-    });
+    };
+    let _ = events.send(event).await;
 }
 
 async fn round_trip_tcp(mut stream: TcpStream, request: &[u8]) -> Result<Vec<u8>, String> {
