@@ -156,6 +156,7 @@ enum State {
     Failed(String),
 }
 
+/// One address of a KDC over one transport.
 struct Connection {
     /// The index of the KDC in the list given to [`send`].
     server: usize,
