@@ -928,6 +928,94 @@ fn gssd_dead_kdc() {
     gssd.assert_alive();
 }
 
+/// A KDC that takes datagrams and TCP connections but never replies, like
+/// one with a long queue: the sockets are bound and never read or accepted.
+struct SilentKdc {
+    udp: std::net::UdpSocket,
+    _tcp: std::net::TcpListener,
+}
+
+impl SilentKdc {
+    fn start() -> Self {
+        let port = testkdc::free_port().unwrap();
+        Self {
+            udp: std::net::UdpSocket::bind(("127.0.0.1", port)).unwrap(),
+            _tcp: std::net::TcpListener::bind(("127.0.0.1", port)).unwrap(),
+        }
+    }
+
+    fn address(&self) -> String {
+        self.udp.local_addr().unwrap().to_string()
+    }
+}
+
+/// Runs one machine upcall through a gssd with `options` whose krb5.conf,
+/// with extra `libdefaults`, sends the realm to a [`SilentKdc`]. Checks
+/// that the upcall ends with `errno` and that gssd survives, and returns
+/// the time the upcall took, gssd's log and the silent KDC's address.
+fn upcall_with_silent_kdc(
+    libdefaults: &[&str],
+    options: &[&str],
+    errno: i32,
+) -> (Duration, String, String) {
+    let kdc = start_kdc_with(libdefaults);
+    let dir = tempfile::tempdir().unwrap();
+    let silent = SilentKdc::start();
+    let conf = fs::read_to_string(kdc.krb5_conf())
+        .unwrap()
+        .replace(&kdc.address(), &silent.address());
+    let conf_path = dir.path().join("krb5.conf");
+    fs::write(&conf_path, conf).unwrap();
+    let (pipefs, mut gssd) = lone_gssd(&kdc, &conf_path, options, dir.path());
+
+    let client = lone_client(&pipefs, 2049);
+    let started = Instant::now();
+    assert_eq!(
+        machine_upcall(&client),
+        error_outcome(errno),
+        "{}",
+        gssd.log()
+    );
+    let elapsed = started.elapsed();
+    gssd.assert_alive();
+    (elapsed, gssd.log(), silent.address())
+}
+
+#[test]
+fn gssd_silent_kdc_request_timeout() {
+    if !fuse_or_skip() {
+        return;
+    }
+    // The KDC wait outlasts -U, which without -C only logs the upcall as
+    // slow: its downcall still comes when request_timeout ends the wait.
+    // The established TCP connection delays the UDP resend past then.
+    let (elapsed, log, address) =
+        upcall_with_silent_kdc(&["request_timeout = 6"], &["-M", "-U", "5"], errno::EACCES);
+    assert!(elapsed >= Duration::from_secs(6), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
+    assert!(log.contains("is taking longer than 5 s"), "{log}");
+    let expected = format!("{address} (udp): no reply to 1 datagram in ");
+    assert!(log.contains(&expected), "{log}");
+    let expected = format!("{address} (tcp): connected, but no reply in ");
+    assert!(log.contains(&expected), "{log}");
+    assert!(
+        log.contains("when request_timeout ended the request"),
+        "{log}"
+    );
+}
+
+#[test]
+fn gssd_cancels_upcall_waiting_for_kdc() {
+    if !fuse_or_skip() {
+        return;
+    }
+    // Without request_timeout the AS request to the silent KDC lasts 27 s,
+    // and -C -U 5 ends the upcall with ETIMEDOUT after 5 s instead.
+    let (elapsed, _, _) = upcall_with_silent_kdc(&[], &["-M", "-C", "-U", "5"], errno::ETIMEDOUT);
+    assert!(elapsed >= Duration::from_secs(5), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
+}
+
 #[test]
 fn svcgssd_hostile_requests() {
     if !fuse_or_skip() {

@@ -1,9 +1,9 @@
 //! The KDC client against a real MIT krb5kdc started by `testkdc`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use krb5::config::Config;
 use krb5::credentials::{ticket_flags, Credential};
@@ -382,84 +382,151 @@ async fn all_kdcs_dead_is_unreachable() {
         .starts_with("Cannot contact any KDC for realm KRBTEST.COM"));
 }
 
+/// What the relay does with TCP connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TcpPlan {
+    /// Relays them to the KDC.
+    Relay,
+    /// Accepts them and never replies.
+    Silent,
+    /// Listens on nothing, so connections are refused.
+    Refused,
+}
+
+/// How the relay treats the traffic it receives.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    /// Reply to every datagram with KRB_ERR_RESPONSE_TOO_BIG instead of
+    /// relaying it.
+    too_big: bool,
+    /// The number of datagrams dropped before the relay forwards any.
+    drop_first: usize,
+    /// The delay before a KDC reply goes back over UDP.
+    reply_delay: Duration,
+    /// Forward each distinct request once and drop its resends.
+    once_per_request: bool,
+    /// Drop every datagram.
+    udp_silent: bool,
+    tcp: TcpPlan,
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Self {
+            too_big: false,
+            drop_first: 0,
+            reply_delay: Duration::ZERO,
+            once_per_request: false,
+            udp_silent: false,
+            tcp: TcpPlan::Relay,
+        }
+    }
+}
+
 /// A UDP and TCP relay on one loopback port in front of a KDC, counting
-/// the requests per transport. With `too_big` it replies to every UDP request
-/// with KRB_ERR_RESPONSE_TOO_BIG instead of relaying it.
+/// what it receives and forwards.
 struct Relay {
     port: u16,
     udp_requests: Arc<AtomicUsize>,
+    /// Datagrams forwarded to the KDC.
+    forwarded: Arc<AtomicUsize>,
     tcp_requests: Arc<AtomicUsize>,
     /// UDP replies that were KRB_ERR_RESPONSE_TOO_BIG, from the KDC or the relay.
     too_big_replies: Arc<AtomicUsize>,
 }
 
-async fn start_relay(kdc_port: u16, too_big: bool) -> Relay {
+async fn start_relay(kdc_port: u16, plan: Plan) -> Relay {
     let port = testkdc::free_port().unwrap();
-    let udp = tokio::net::UdpSocket::bind(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let tcp = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let udp_requests = Arc::new(AtomicUsize::new(0));
-    let tcp_requests = Arc::new(AtomicUsize::new(0));
+    let udp = Arc::new(
+        tokio::net::UdpSocket::bind(("127.0.0.1", port))
+            .await
+            .unwrap(),
+    );
+    let relay = Relay {
+        port,
+        udp_requests: Arc::new(AtomicUsize::new(0)),
+        forwarded: Arc::new(AtomicUsize::new(0)),
+        tcp_requests: Arc::new(AtomicUsize::new(0)),
+        too_big_replies: Arc::new(AtomicUsize::new(0)),
+    };
 
-    let too_big_replies = Arc::new(AtomicUsize::new(0));
-
-    let udp_count = udp_requests.clone();
-    let too_big_count = too_big_replies.clone();
+    let received = Arc::clone(&relay.udp_requests);
+    let forwarded = Arc::clone(&relay.forwarded);
+    let too_big_count = Arc::clone(&relay.too_big_replies);
     tokio::spawn(async move {
+        let mut seen = HashSet::new();
         let mut buffer = vec![0u8; 65_535];
         loop {
             let Ok((len, peer)) = udp.recv_from(&mut buffer).await else {
                 return;
             };
-            udp_count.fetch_add(1, Ordering::SeqCst);
-            let reply = if too_big {
-                response_too_big()
-            } else {
-                let upstream = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-                upstream
-                    .send_to(&buffer[..len], ("127.0.0.1", kdc_port))
-                    .await
-                    .unwrap();
-                let mut reply = vec![0u8; 65_535];
-                let n = upstream.recv(&mut reply).await.unwrap();
-                reply.truncate(n);
-                reply
-            };
-            if matches!(
-                messages::decode_krb_error(&reply),
-                Ok(error) if error.error_code == error_code::KRB_ERR_RESPONSE_TOO_BIG
-            ) {
-                too_big_count.fetch_add(1, Ordering::SeqCst);
+            let count = received.fetch_add(1, Ordering::SeqCst) + 1;
+            let request = buffer[..len].to_vec();
+            let repeat = !seen.insert(request.clone());
+            if plan.udp_silent || count <= plan.drop_first || (plan.once_per_request && repeat) {
+                continue;
             }
-            let _ = udp.send_to(&reply, peer).await;
-        }
-    });
-
-    let tcp_count = tcp_requests.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = tcp.accept().await else {
-                return;
-            };
-            tcp_count.fetch_add(1, Ordering::SeqCst);
+            if !plan.too_big {
+                forwarded.fetch_add(1, Ordering::SeqCst);
+            }
+            let udp = Arc::clone(&udp);
+            let too_big_count = Arc::clone(&too_big_count);
             tokio::spawn(async move {
-                let mut upstream = tokio::net::TcpStream::connect(("127.0.0.1", kdc_port))
-                    .await
-                    .unwrap();
-                let _ = tokio::io::copy_bidirectional(&mut stream, &mut upstream).await;
+                let reply = if plan.too_big {
+                    response_too_big()
+                } else {
+                    ask_kdc_udp(kdc_port, &request).await
+                };
+                if matches!(
+                    messages::decode_krb_error(&reply),
+                    Ok(error) if error.error_code == error_code::KRB_ERR_RESPONSE_TOO_BIG
+                ) {
+                    too_big_count.fetch_add(1, Ordering::SeqCst);
+                }
+                tokio::time::sleep(plan.reply_delay).await;
+                let _ = udp.send_to(&reply, peer).await;
             });
         }
     });
 
-    Relay {
-        port,
-        udp_requests,
-        tcp_requests,
-        too_big_replies,
+    if plan.tcp != TcpPlan::Refused {
+        let tcp = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let accepted = Arc::clone(&relay.tcp_requests);
+        tokio::spawn(async move {
+            let mut open_streams = Vec::new();
+            loop {
+                let Ok((mut stream, _)) = tcp.accept().await else {
+                    return;
+                };
+                accepted.fetch_add(1, Ordering::SeqCst);
+                if plan.tcp == TcpPlan::Silent {
+                    open_streams.push(stream);
+                    continue;
+                }
+                tokio::spawn(async move {
+                    let mut upstream = tokio::net::TcpStream::connect(("127.0.0.1", kdc_port))
+                        .await
+                        .unwrap();
+                    let _ = tokio::io::copy_bidirectional(&mut stream, &mut upstream).await;
+                });
+            }
+        });
     }
+    relay
+}
+
+async fn ask_kdc_udp(kdc_port: u16, request: &[u8]) -> Vec<u8> {
+    let upstream = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    upstream
+        .send_to(request, ("127.0.0.1", kdc_port))
+        .await
+        .unwrap();
+    let mut reply = vec![0u8; 65_535];
+    let len = upstream.recv(&mut reply).await.unwrap();
+    reply.truncate(len);
+    reply
 }
 
 fn response_too_big() -> Vec<u8> {
@@ -486,7 +553,7 @@ fn response_too_big() -> Vec<u8> {
 #[tokio::test]
 async fn udp_preference_limit_sends_tcp_first() {
     let kdc = start(TestKdcOptions::new(REALM).user("alice", "pw"));
-    let relay = start_relay(kdc.port(), false).await;
+    let relay = start_relay(kdc.port(), Plan::default()).await;
     let mut settings = settings(&kdc);
     settings
         .kdcs
@@ -523,7 +590,14 @@ async fn response_too_big_retries_over_tcp() {
     // The relay sends RESPONSE_TOO_BIG for every UDP request, so both
     // requests of the exchange go over TCP after it.
     let kdc = start(TestKdcOptions::new(REALM).user("alice", "pw"));
-    let relay = start_relay(kdc.port(), true).await;
+    let relay = start_relay(
+        kdc.port(),
+        Plan {
+            too_big: true,
+            ..Plan::default()
+        },
+    )
+    .await;
     let mut settings = settings(&kdc);
     settings
         .kdcs
@@ -554,7 +628,7 @@ async fn mit_response_too_big_retries_over_tcp() {
             )
             .user("alice", "pw"),
     );
-    let relay = start_relay(kdc.port(), false).await;
+    let relay = start_relay(kdc.port(), Plan::default()).await;
     let mut settings = settings(&kdc);
     settings
         .kdcs
@@ -831,7 +905,7 @@ async fn tcp_only_endpoint() {
 #[tokio::test]
 async fn known_salt_saves_round_trip() {
     let kdc = start(TestKdcOptions::new(REALM).user("alice", "pw"));
-    let relay = start_relay(kdc.port(), false).await;
+    let relay = start_relay(kdc.port(), Plan::default()).await;
     let mut settings = settings(&kdc);
     settings
         .kdcs
@@ -910,4 +984,180 @@ async fn referral_to_second_realm() {
         Keytab::load_path(kdc.keytab("nfs/server.second.test@SECOND.TEST").unwrap()).unwrap();
     let part = open_ticket(&result.credential, &keytab);
     assert_eq!(part.cname.string[0].as_bytes(), b"alice");
+}
+
+/// The resend schedule's step in the relay tests. The KDC replies within a
+/// few milliseconds, so a step this long rarely triggers a resend by itself.
+const STEP: Duration = Duration::from_millis(100);
+
+/// Room for a loaded machine in the upper bounds on elapsed time.
+const SLACK: Duration = Duration::from_secs(2);
+
+/// Builds a client that reaches the realm only through the relay.
+fn relay_client(relay: &Relay, transport: Transport) -> KdcClient {
+    let kdc = KdcServer {
+        host: "127.0.0.1".to_string(),
+        port: relay.port,
+        transport,
+    };
+    KdcClient::new(Settings {
+        kdcs: BTreeMap::from([(REALM.to_string(), vec![kdc])]),
+        kdc_timeout: STEP,
+        ..Settings::default()
+    })
+}
+
+/// Starts a KDC with the user alice and a relay with `plan` in front of it.
+async fn kdc_behind_relay(plan: Plan) -> (TestKdc, Relay) {
+    let kdc = start(TestKdcOptions::new(REALM).user("alice", "pw"));
+    let relay = start_relay(kdc.port(), plan).await;
+    (kdc, relay)
+}
+
+/// Runs an AS exchange for alice, two requests with pre-authentication.
+async fn get_tgt(client: &KdcClient) -> Result<(), KdcError> {
+    let credential = client
+        .get_initial_credentials(
+            &principal("alice"),
+            &Secret::password("pw"),
+            &AsOptions::default(),
+        )
+        .await?;
+    assert_eq!(credential.client, principal("alice"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn lost_datagram_is_resent() {
+    let (kdc, relay) = kdc_behind_relay(Plan {
+        drop_first: 1,
+        ..Plan::default()
+    })
+    .await;
+    let start = Instant::now();
+    get_tgt(&relay_client(&relay, Transport::Udp))
+        .await
+        .unwrap_or_else(|e| panic!("AS through the relay: {e}\n{}", kdc.log()));
+
+    // The resend of the first request comes after 1 + 2 steps.
+    assert!(start.elapsed() >= STEP * 3, "{:?}", start.elapsed());
+    assert!(relay.udp_requests.load(Ordering::SeqCst) >= 3);
+    assert_eq!(relay.tcp_requests.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn late_reply_to_first_datagram_is_accepted() {
+    // Each distinct request reaches the KDC once, and its reply returns
+    // after the client has resent it. Success means the client took the
+    // late reply to the first datagram.
+    let (kdc, relay) = kdc_behind_relay(Plan {
+        reply_delay: STEP * 5,
+        once_per_request: true,
+        ..Plan::default()
+    })
+    .await;
+    get_tgt(&relay_client(&relay, Transport::Udp))
+        .await
+        .unwrap_or_else(|e| panic!("AS through the relay: {e}\n{}", kdc.log()));
+
+    assert_eq!(relay.forwarded.load(Ordering::SeqCst), 2);
+    assert!(relay.udp_requests.load(Ordering::SeqCst) >= 4);
+    assert_eq!(relay.tcp_requests.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn tcp_answers_when_udp_is_lost() {
+    let (kdc, relay) = kdc_behind_relay(Plan {
+        udp_silent: true,
+        ..Plan::default()
+    })
+    .await;
+    let start = Instant::now();
+    get_tgt(&relay_client(&relay, Transport::Any))
+        .await
+        .unwrap_or_else(|e| panic!("AS through the relay: {e}\n{}", kdc.log()));
+
+    // Each request waits one step on UDP before TCP starts beside it.
+    assert!(start.elapsed() >= STEP * 2, "{:?}", start.elapsed());
+    assert!(start.elapsed() < STEP * 2 + SLACK, "{:?}", start.elapsed());
+    assert_eq!(relay.tcp_requests.load(Ordering::SeqCst), 2);
+    assert!(relay.udp_requests.load(Ordering::SeqCst) >= 2);
+}
+
+#[tokio::test]
+async fn silent_kdc_fails_within_bound() {
+    let (_kdc, relay) = kdc_behind_relay(Plan {
+        udp_silent: true,
+        tcp: TcpPlan::Silent,
+        ..Plan::default()
+    })
+    .await;
+    let start = Instant::now();
+    let error = get_tgt(&relay_client(&relay, Transport::Any))
+        .await
+        .unwrap_err();
+    let elapsed = start.elapsed();
+
+    // One UDP and one TCP address, with the TCP connection established:
+    // 3 * 1 + 1 + 14 steps, plus 9 more for the pause after the TCP connection.
+    assert!(elapsed >= STEP * 27, "{elapsed:?}");
+    assert!(elapsed < STEP * 27 + SLACK, "{elapsed:?}");
+    assert!(matches!(error, KdcError::Unreachable { .. }), "{error}");
+    let text = error.to_string();
+    let address = format!("127.0.0.1:{}", relay.port);
+    assert!(
+        text.starts_with(&format!(
+            "Cannot contact any KDC for realm {REALM}: {address} (udp): no reply to 3 datagrams in "
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("; {address} (tcp): connected, but no reply in ")),
+        "{text}"
+    );
+    assert_eq!(relay.udp_requests.load(Ordering::SeqCst), 3);
+    assert_eq!(relay.tcp_requests.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn request_timeout_from_krb5_conf() {
+    let (_kdc, relay) = kdc_behind_relay(Plan {
+        udp_silent: true,
+        tcp: TcpPlan::Refused,
+        ..Plan::default()
+    })
+    .await;
+    let text = format!(
+        "[libdefaults]\n    request_timeout = 1\n[realms]\n    {REALM} = {{\n        kdc = 127.0.0.1:{}\n    }}\n",
+        relay.port
+    );
+    let config = Config::from_text(&text, "krb5.conf").unwrap();
+    let client = KdcClient::from_config(Arc::new(config)).unwrap();
+    assert_eq!(
+        client.settings().request_timeout,
+        Some(Duration::from_secs(1))
+    );
+
+    let start = Instant::now();
+    let error = get_tgt(&client).await.unwrap_err();
+    let elapsed = start.elapsed();
+    assert!(elapsed >= Duration::from_secs(1), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(1) + SLACK, "{elapsed:?}");
+    let text = error.to_string();
+    let address = format!("127.0.0.1:{}", relay.port);
+    assert!(
+        text.contains(&format!("{address} (udp): no reply to 1 datagram in ")),
+        "{text}"
+    );
+    assert!(
+        text.contains(", when request_timeout ended the request"),
+        "{text}"
+    );
+    // The deadline comes before the first step ends and TCP would start.
+    assert!(
+        text.ends_with(&format!(
+            "{address} (tcp): not contacted before request_timeout"
+        )),
+        "{text}"
+    );
 }

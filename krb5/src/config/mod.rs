@@ -380,6 +380,18 @@ impl Config {
         )
     }
 
+    /// `request_timeout`: the maximum time for one request to a realm's KDCs
+    /// (MIT krb5 1.22 and later). Absent or 0 means no maximum beyond the
+    /// resend schedule, as in MIT.
+    pub fn request_timeout(&self) -> Result<Option<Duration>, ConfigError> {
+        let timeout = self.duration(
+            "request_timeout",
+            self.libdefault("request_timeout"),
+            Duration::ZERO,
+        )?;
+        Ok(Some(timeout).filter(|t| !t.is_zero()))
+    }
+
     /// `ticket_lifetime` for `realm` (default one day).
     pub fn ticket_lifetime(&self, realm: Option<&str>) -> Result<Duration, ConfigError> {
         let value = self.libdefault_for_realm(realm, "ticket_lifetime");

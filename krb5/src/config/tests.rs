@@ -549,6 +549,7 @@ fn every_default() {
     assert_eq!(c.udp_preference_limit(), Ok(1465));
     assert_eq!(c.allow_weak_crypto(), Ok(false));
     assert_eq!(c.clockskew(), Ok(Duration::from_secs(300)));
+    assert_eq!(c.request_timeout(), Ok(None));
     assert_eq!(c.ticket_lifetime(None), Ok(Duration::from_secs(86_400)));
     assert_eq!(c.renew_lifetime(None), Ok(Duration::ZERO));
     assert_eq!(c.forwardable(None), Ok(false));
@@ -691,6 +692,19 @@ fn invalid_values_name_the_relation() {
     assert!(error_text(c.ticket_lifetime(None)).contains("forever"));
     // Enctype lists need allow_weak_crypto, so its error surfaces there too.
     assert!(c.permitted_enctypes().is_err());
+}
+
+#[test]
+fn request_timeout_values() {
+    let timeout = |text: &str| {
+        config(&format!("[libdefaults]\nrequest_timeout = {text}\n")).request_timeout()
+    };
+    assert_eq!(timeout("20"), Ok(Some(Duration::from_secs(20))));
+    assert_eq!(timeout("1m30s"), Ok(Some(Duration::from_secs(90))));
+    assert_eq!(timeout("0"), Ok(None));
+    let error = error_text(timeout("soon"));
+    assert!(error.contains("request_timeout"), "{error}");
+    assert!(error.contains("soon"), "{error}");
 }
 
 #[test]

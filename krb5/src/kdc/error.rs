@@ -36,8 +36,6 @@ pub enum KdcError {
         realm: String,
         attempts: Vec<Attempt>,
     },
-    #[error("Cannot contact any KDC for realm {realm}: timed out after {seconds} s")]
-    Timeout { realm: String, seconds: u64 },
     #[error("invalid reply from the KDC for realm {realm}: {source}")]
     InvalidReply { realm: String, source: MessageError },
     #[error("cannot build the request: {0}")]

@@ -45,11 +45,16 @@ pub struct Settings {
     /// Requests longer than this many bytes go over TCP first
     /// (`udp_preference_limit`, default 1465).
     pub udp_preference_limit: usize,
-    /// The time to wait for one KDC over one transport before trying the
-    /// next (default 3 s; MIT has no such setting).
+    /// The step of the resend schedule in [`transport`]. After each datagram
+    /// or new connection the client waits this long before it contacts the
+    /// next address. The pauses after the three passes over all addresses
+    /// last 2, 4 and 8 steps. Default 1 s, MIT krb5's fixed value, which
+    /// krb5.conf cannot change.
     pub kdc_timeout: Duration,
-    /// The time to wait for one whole exchange with a realm's KDCs (default 30 s).
-    pub total_timeout: Duration,
+    /// The maximum time for one request to a realm's KDCs (`request_timeout`,
+    /// MIT krb5 1.22). `None`, the default, ends the request when the resend
+    /// schedule ends.
+    pub request_timeout: Option<Duration>,
     /// The maximum difference between the local clock and a KDC's (`clockskew`, default 300 s).
     pub clockskew: Duration,
     /// Enctypes to request for the AS reply key and session key, in order of preference.
@@ -80,8 +85,8 @@ impl Default for Settings {
         Self {
             kdcs: BTreeMap::new(),
             udp_preference_limit: 1465,
-            kdc_timeout: Duration::from_secs(3),
-            total_timeout: Duration::from_secs(30),
+            kdc_timeout: Duration::from_secs(1),
+            request_timeout: None,
             clockskew: Duration::from_secs(300),
             default_tkt_enctypes: DEFAULT_ENCTYPES.to_vec(),
             default_tgs_enctypes: DEFAULT_ENCTYPES.to_vec(),
@@ -99,6 +104,7 @@ impl Settings {
         Ok(Self {
             udp_preference_limit: config.udp_preference_limit()?,
             clockskew: config.clockskew()?,
+            request_timeout: config.request_timeout()?,
             default_tkt_enctypes: config.default_tkt_enctypes()?,
             default_tgs_enctypes: config.default_tgs_enctypes()?,
             permitted_enctypes: config.permitted_enctypes()?,
@@ -188,23 +194,13 @@ impl KdcClient {
 
     /// Sends one request to the KDCs of `realm` and returns the raw reply.
     pub async fn send(&self, realm: &str, request: &[u8]) -> Result<Vec<u8>, KdcError> {
-        let total = self.settings.total_timeout;
-        let exchange = async {
-            let kdcs = self.kdcs(realm).await?;
-            transport::send(request, &kdcs, &self.settings)
-                .await
-                .map_err(|attempts| KdcError::Unreachable {
-                    realm: realm.to_string(),
-                    attempts,
-                })
-        };
-        match tokio::time::timeout(total, exchange).await {
-            Ok(result) => result,
-            Err(_) => Err(KdcError::Timeout {
+        let kdcs = self.kdcs(realm).await?;
+        transport::send(request, &kdcs, &self.settings)
+            .await
+            .map_err(|attempts| KdcError::Unreachable {
                 realm: realm.to_string(),
-                seconds: total.as_secs(),
-            }),
-        }
+                attempts,
+            })
     }
 
     /// Fails with [`KdcError::ClockSkew`] when `kdc_time` is further from
