@@ -357,6 +357,12 @@ impl Daemon {
         }
     }
 
+    /// The CPU time of the daemon, its threads and its reaped children
+    /// (rgssd gssd's user-cache helpers).
+    fn cpu_time(&self) -> Duration {
+        cpu_time(&self.child.id().to_string())
+    }
+
     /// The peak resident set size of the process (all threads), in KiB.
     fn peak_rss(&self) -> Option<u64> {
         let status = fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
@@ -365,13 +371,36 @@ impl Daemon {
     }
 }
 
-/// Shows the end of the daemon's log once some of its upcalls failed.
+/// Returns the CPU time of a process, its threads and its reaped children,
+/// from /proc/`pid`/stat; `pid` may be `self`.
+fn cpu_time(pid: &str) -> Duration {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which ends with the last ')':
+    // state is the first, utime, stime, cutime and cstime the 12th to 15th.
+    let ticks: u64 = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100);
+    Duration::from_secs_f64(ticks as f64 / per_second as f64)
+}
+
+/// Shows the end of the daemon's log when some of its upcalls or
+/// requests failed in this run.
 fn report_failures(daemon: &Daemon, failed: usize) {
     if failed > 0 {
         let log = daemon.log();
         let lines: Vec<&str> = log.lines().collect();
-        let tail = lines[lines.len().saturating_sub(60)..].join("\n");
-        eprintln!("  {failed} failed so far; the end of the daemon's log:\n{tail}");
+        let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+        eprintln!("  {failed} failed in this run; the end of the daemon's log:\n{tail}");
     }
 }
 
@@ -435,11 +464,15 @@ fn getrandom_handle() -> Vec<u8> {
         .to_vec()
 }
 
-/// Latencies and the wall time of one burst.
+/// Latencies, wall time and the daemon's CPU time of one burst.
 #[derive(Default)]
 struct Burst {
     latencies: Vec<Duration>,
     wall: Duration,
+    cpu: Duration,
+    /// The CPU time of this process (the simulated kernel and the
+    /// benchmark) during the burst; measured for init bursts only.
+    simulator_cpu: Duration,
     failed: usize,
 }
 
@@ -455,6 +488,10 @@ struct Series {
     rates: Vec<f64>,
     walls: Vec<f64>,
     latencies: Vec<Duration>,
+    /// The daemon's CPU time over all bursts, and that of the simulated
+    /// kernel and the benchmark.
+    cpu: Duration,
+    simulator_cpu: Duration,
     failed: usize,
     attempts: usize,
     peak_rss: Vec<u64>,
@@ -465,8 +502,17 @@ impl Series {
         self.rates.push(burst.rate());
         self.walls.push(burst.wall.as_secs_f64());
         self.latencies.extend_from_slice(&burst.latencies);
+        self.cpu += burst.cpu;
+        self.simulator_cpu += burst.simulator_cpu;
         self.failed += burst.failed;
         self.attempts += burst.latencies.len() + burst.failed;
+    }
+
+    /// Returns the mean CPU time per successful upcall or request, in ms.
+    /// /proc counts CPU time in clock ticks (10 ms), so only the sum over
+    /// many upcalls is precise.
+    fn cpu_ms(&self, cpu: Duration) -> f64 {
+        cpu.as_secs_f64() * 1000.0 / self.latencies.len() as f64
     }
 
     fn median_rate(&self) -> f64 {
@@ -552,9 +598,11 @@ fn start_gssd(world: &World, side: Side, pipefs: &PipeFs, dir: &Path) -> Result<
 
 /// Queues one upcall per uid at once and waits for every outcome.
 fn upcall_burst(
+    daemon: &Daemon,
     client: &kernelsim::pipefs::Client,
     lines: &[(u32, String)],
 ) -> Result<Burst, Error> {
+    let cpu = daemon.cpu_time();
     let start = Instant::now();
     let mut queued = Vec::new();
     for (uid, line) in lines {
@@ -576,6 +624,7 @@ fn upcall_burst(
     if burst.latencies.is_empty() {
         burst.wall = start.elapsed();
     }
+    burst.cpu = daemon.cpu_time().saturating_sub(cpu);
     Ok(burst)
 }
 
@@ -611,8 +660,12 @@ fn gssd_run(
         0,
         format!("mech=krb5 uid=0 service=* enctypes={UPCALL_ENCTYPES}\n"),
     )];
-    figures.machine_cold.add(&upcall_burst(&client, &machine)?);
-    figures.machine_warm.add(&upcall_burst(&client, &machine)?);
+    let mut failed = 0;
+    for series in [&mut figures.machine_cold, &mut figures.machine_warm] {
+        let burst = upcall_burst(&daemon, &client, &machine)?;
+        failed += burst.failed;
+        series.add(&burst);
+    }
 
     let lines: Vec<(u32, String)> = (0..users)
         .map(|i| {
@@ -632,7 +685,8 @@ fn gssd_run(
             figures.users.len() - 1
         }
     };
-    let cold = upcall_burst(&client, &lines)?;
+    let cold = upcall_burst(&daemon, &client, &lines)?;
+    failed += cold.failed;
     eprintln!(
         "  {} {users} users cold: {:.3} s, {} failed",
         side.gssd_name(),
@@ -641,14 +695,12 @@ fn gssd_run(
     );
     figures.users[entry].1.add(&cold);
     for _ in 0..WARM_ROUNDS {
-        let warm = upcall_burst(&client, &lines)?;
+        let warm = upcall_burst(&daemon, &client, &lines)?;
+        failed += warm.failed;
         figures.users[entry].2.add(&warm);
     }
     daemon.check_alive()?;
-    report_failures(
-        &daemon,
-        figures.users[entry].1.failed + figures.users[entry].2.failed + figures.machine_cold.failed,
-    );
+    report_failures(&daemon, failed);
     let rss = daemon.peak_rss().unwrap_or(0);
     figures.users[entry].1.peak_rss.push(rss);
     drop(daemon);
@@ -693,9 +745,9 @@ fn print_gssd(figures: &[GssdFigures; 2], settings: &Settings) {
     );
     let _ = writeln!(
         out,
-        "| daemon | users | phase | upcalls/s | p50 ms | p99 ms | failed | peak RSS KiB |"
+        "| daemon | users | phase | upcalls/s | p50 ms | p99 ms | CPU ms/upcall | failed | peak RSS KiB |"
     );
-    let _ = writeln!(out, "|---|--:|---|--:|--:|--:|--:|--:|");
+    let _ = writeln!(out, "|---|--:|---|--:|--:|--:|--:|--:|--:|");
     let mut rows: Vec<(String, [&Series; 2])> = Vec::new();
     rows.push((
         "root, machine, cold".into(),
@@ -728,11 +780,12 @@ fn print_gssd(figures: &[GssdFigures; 2], settings: &Settings) {
             };
             let _ = writeln!(
                 out,
-                "| {} | {users} | {phase} | {:.1} | {:.2} | {:.2} | {}/{} | {rss} |",
+                "| {} | {users} | {phase} | {:.1} | {:.2} | {:.2} | {:.2} | {}/{} | {rss} |",
                 side.gssd_name(),
                 s.median_rate(),
                 s.percentile_ms(50.0),
                 s.percentile_ms(99.0),
+                s.cpu_ms(s.cpu),
                 s.failed,
                 s.attempts,
             );
@@ -740,21 +793,22 @@ fn print_gssd(figures: &[GssdFigures; 2], settings: &Settings) {
     }
     let _ = writeln!(
         out,
-        "\nratios, rgssd over rpc.gssd (upcalls/s; p50 and p99 latency rpc.gssd over rgssd)\n"
+        "\nratios, rgssd over rpc.gssd (upcalls/s; p50, p99 and CPU time rpc.gssd over rgssd)\n"
     );
     let _ = writeln!(
         out,
-        "| users | phase | rate ratio | p50 ratio | p99 ratio |"
+        "| users | phase | rate ratio | p50 ratio | p99 ratio | CPU ratio |"
     );
-    let _ = writeln!(out, "|---|---|--:|--:|--:|");
+    let _ = writeln!(out, "|---|---|--:|--:|--:|--:|");
     for (label, [ours, theirs]) in &rows {
         let (users, phase) = label.split_once(", ").unwrap_or((label, ""));
         let _ = writeln!(
             out,
-            "| {users} | {phase} | {:.2} | {:.2} | {:.2} |",
+            "| {users} | {phase} | {:.2} | {:.2} | {:.2} | {:.2} |",
             ours.median_rate() / theirs.median_rate(),
             theirs.percentile_ms(50.0) / ours.percentile_ms(50.0),
             theirs.percentile_ms(99.0) / ours.percentile_ms(99.0),
+            theirs.cpu_ms(theirs.cpu) / ours.cpu_ms(ours.cpu),
         );
     }
     println!("{out}");
@@ -867,7 +921,9 @@ fn start_svcgssd(world: &World, side: Side, procfs: &ProcFs, dir: &Path) -> Resu
 
 /// Queues every token's INIT request at once and waits for the replies,
 /// checking each against what the kernel would accept.
-fn init_burst(procfs: &ProcFs, tokens: &[Vec<u8>]) -> Result<Burst, Error> {
+fn init_burst(daemon: &Daemon, procfs: &ProcFs, tokens: &[Vec<u8>]) -> Result<Burst, Error> {
+    let cpu = daemon.cpu_time();
+    let simulator_cpu = cpu_time("self");
     let start = Instant::now();
     let queued: Vec<_> = tokens
         .iter()
@@ -904,6 +960,8 @@ fn init_burst(procfs: &ProcFs, tokens: &[Vec<u8>]) -> Result<Burst, Error> {
     if burst.latencies.is_empty() {
         burst.wall = start.elapsed();
     }
+    burst.cpu = daemon.cpu_time().saturating_sub(cpu);
+    burst.simulator_cpu = cpu_time("self").saturating_sub(simulator_cpu);
     Ok(burst)
 }
 
@@ -916,7 +974,7 @@ fn bench_svcgssd(world: &World, settings: &Settings) -> Result<(), Error> {
             let procfs = ProcFs::mount(&KERNEL_ENCTYPES)?;
             let mut daemon = start_svcgssd(world, *side, &procfs, &dir)?;
             let tokens = mint_tokens(&tickets, settings.requests)?;
-            let burst = init_burst(&procfs, &tokens)?;
+            let burst = init_burst(&daemon, &procfs, &tokens)?;
             daemon.check_alive()?;
             report_failures(&daemon, burst.failed);
             eprintln!(
@@ -947,18 +1005,20 @@ fn print_svcgssd(series: &[Series; 2], settings: &Settings, clients: usize) {
     );
     let _ = writeln!(
         out,
-        "| daemon | burst s | requests/s | p50 ms | p99 ms | failed | peak RSS KiB |"
+        "| daemon | burst s | requests/s | p50 ms | p99 ms | CPU ms/request | simulator CPU ms/request | failed | peak RSS KiB |"
     );
-    let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|");
+    let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|");
     for (side, s) in Side::BOTH.iter().zip(series) {
         let _ = writeln!(
             out,
-            "| {} | {:.3} | {:.0} | {:.2} | {:.2} | {}/{} | {:.0} |",
+            "| {} | {:.3} | {:.0} | {:.2} | {:.2} | {:.3} | {:.3} | {}/{} | {:.0} |",
             side.svcgssd_name(),
             median(&s.walls),
             s.median_rate(),
             s.percentile_ms(50.0),
             s.percentile_ms(99.0),
+            s.cpu_ms(s.cpu),
+            s.cpu_ms(s.simulator_cpu),
             s.failed,
             s.attempts,
             median(&s.peak_rss.iter().map(|&k| k as f64).collect::<Vec<_>>()),
@@ -975,6 +1035,11 @@ fn print_svcgssd(series: &[Series; 2], settings: &Settings, clients: usize) {
         "\nburst time of rpc.svcgssd over rgssd svcgssd: {:.2} (median); per run: {}",
         median(&series[1].walls) / median(&series[0].walls),
         ratios.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "CPU time per request of rpc.svcgssd over rgssd svcgssd: {:.2}",
+        series[1].cpu_ms(series[1].cpu) / series[0].cpu_ms(series[0].cpu)
     );
     println!("{out}");
 }
