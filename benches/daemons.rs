@@ -15,7 +15,10 @@
 //! nfs-kernel-server). docs/benchmarks.md describes the method.
 //!
 //! `cargo bench --bench daemons -- [gssd] [svcgssd] [--runs N]
-//! [--users 1,50,200] [--requests 1000] [--verbose]`
+//! [--users 1,50,200] [--requests 1000] [--rgssd PATH] [--verbose]`
+//!
+//! `--rgssd` measures another rgssd binary than the one cargo built with
+//! this benchmark, such as a release build of another branch.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -62,6 +65,8 @@ struct Settings {
     requests: usize,
     /// Runs the daemons with -vvv, for diagnosis rather than measurement.
     verbose: bool,
+    /// The rgssd binary to measure.
+    rgssd: PathBuf,
 }
 
 fn settings() -> Result<Settings, Error> {
@@ -72,6 +77,7 @@ fn settings() -> Result<Settings, Error> {
         users: vec![1, 50, 200],
         requests: 1000,
         verbose: false,
+        rgssd: env!("CARGO_BIN_EXE_rgssd").into(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -89,6 +95,7 @@ fn settings() -> Result<Settings, Error> {
             "gssd" => settings.gssd = true,
             "svcgssd" => settings.svcgssd = true,
             "--verbose" => settings.verbose = true,
+            "--rgssd" => settings.rgssd = value("--rgssd")?.into(),
             "--runs" => settings.runs = number("--runs", value("--runs")?)?,
             "--requests" => settings.requests = number("--requests", value("--requests")?)?,
             "--users" => {
@@ -101,7 +108,7 @@ fn settings() -> Result<Settings, Error> {
             "--bench" => {}
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; use gssd, svcgssd, --runs N, --users 1,50,200, --requests N or --verbose"
+                    "unknown argument {other:?}; use gssd, svcgssd, --runs N, --users 1,50,200, --requests N, --rgssd PATH or --verbose"
                 )
                 .into())
             }
@@ -129,7 +136,11 @@ fn run() -> Result<(), Error> {
     }
     let users = settings.users.iter().copied().max().unwrap_or(1);
     let started = Instant::now();
+    if !settings.rgssd.is_file() {
+        return Err(format!("--rgssd {}: no such file", settings.rgssd.display()).into());
+    }
     let mut world = World::start(users)?;
+    world.rgssd = settings.rgssd.clone();
     if settings.verbose {
         world.verbosity = vec!["-vvv"];
     }
@@ -183,6 +194,8 @@ struct World {
     templates: Vec<PathBuf>,
     /// The daemons' verbosity options.
     verbosity: Vec<&'static str>,
+    /// The rgssd binary to measure.
+    rgssd: PathBuf,
 }
 
 fn local_host() -> Result<String, Error> {
@@ -250,6 +263,7 @@ impl World {
             dir,
             templates,
             verbosity: Vec::new(),
+            rgssd: PathBuf::new(),
         })
     }
 
@@ -553,7 +567,7 @@ fn start_gssd(world: &World, side: Side, pipefs: &PipeFs, dir: &Path) -> Result<
         .keytab(&format!("nfs/{}", local_host()?))
         .ok_or("the KDC made no client keytab")?;
     let mut args: Vec<std::ffi::OsString> = match side {
-        Side::Rgssd => vec![env!("CARGO_BIN_EXE_rgssd").into(), "gssd".into()],
+        Side::Rgssd => vec![world.rgssd.clone().into(), "gssd".into()],
         Side::NfsUtils => vec![RPC_GSSD.into()],
     };
     args.push("-f".into());
@@ -878,7 +892,7 @@ fn start_svcgssd(world: &World, side: Side, procfs: &ProcFs, dir: &Path) -> Resu
     let log = dir.join("svcgssd.log");
     let command = match side {
         Side::Rgssd => {
-            let mut command = world.command(env!("CARGO_BIN_EXE_rgssd"), &log)?;
+            let mut command = world.command(&world.rgssd, &log)?;
             command
                 .args(["svcgssd", "-f"])
                 .args(&world.verbosity)
