@@ -459,10 +459,11 @@ impl Acceptor for DirectAcceptor {
                     Some(verifier) => Some(Accepted {
                         major: 0,
                         minor: 0,
-                        handle: getrandom_handle(),
+                        handle: next_handle(),
                         token: accepted.output_token,
                         verifier: Some(verifier),
                     }),
+                    // GSS_S_FAILURE: the context could not be exported.
                     None => rejected(0x000d_0000, 0),
                 }
             }
@@ -471,7 +472,7 @@ impl Acceptor for DirectAcceptor {
     }
 }
 
-fn getrandom_handle() -> Vec<u8> {
+fn next_handle() -> Vec<u8> {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         .to_be_bytes()
