@@ -1,7 +1,7 @@
 //! The daemons under load, against the simulated kernel (kernelsim) with
 //! an MIT KDC on 127.0.0.1, next to nfs-utils' daemons in the same run:
 //!
-//! - `gssd`: `rgssd gssd` and rpc.gssd answer upcalls of 1, 50 and 200
+//! - `gssd`: `rgssd gssd` and rpc.gssd serve upcalls of 1, 50 and 200
 //!   users at once, each user with a FILE cache from kinit, first cold
 //!   (each upcall needs a TGS exchange) and then warm (the service ticket
 //!   is cached); root with machine credentials once per run.
@@ -45,6 +45,8 @@ const UPCALL_ENCTYPES: &str = "20,19,18,17";
 const FIRST_UID: u32 = 70000;
 /// How long one upcall or request may take before it counts as lost.
 const WAIT: Duration = Duration::from_secs(120);
+/// How long a daemon may take to open its pipes or channel.
+const STARTUP: Duration = Duration::from_secs(30);
 /// Warm rounds per run, after the cold one.
 const WARM_ROUNDS: usize = 3;
 
@@ -296,8 +298,8 @@ impl World {
         Ok(dir)
     }
 
-    /// A command with the KDC's krb5.conf and the server keytab, and no
-    /// other environment.
+    /// Makes a command with the KDC's krb5.conf and the server keytab,
+    /// and no other environment.
     fn command(&self, program: impl AsRef<std::ffi::OsStr>, log: &Path) -> Result<Command, Error> {
         let out = fs::File::create(log)?;
         let mut command = Command::new(program);
@@ -361,6 +363,16 @@ impl Daemon {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Returns the daemon when it is `ready`, or else an error with
+    /// `problem` and the daemon's log.
+    fn ready_or_log(mut self, ready: bool, problem: &str) -> Result<Daemon, Error> {
+        if ready {
+            return Ok(self);
+        }
+        self.check_alive()?;
+        Err(format!("{problem}; its log:\n{}", self.log()).into())
+    }
+
     /// Fails with the daemon's log when it has exited.
     fn check_alive(&mut self) -> Result<(), Error> {
         match self.child.try_wait()? {
@@ -371,13 +383,14 @@ impl Daemon {
         }
     }
 
-    /// The CPU time of the daemon, its threads and its reaped children
-    /// (rgssd gssd's user-cache helpers).
+    /// Returns the CPU time of the daemon, its threads and its reaped
+    /// children (rgssd gssd's user-cache helpers).
     fn cpu_time(&self) -> Duration {
         cpu_time(&self.child.id().to_string())
     }
 
-    /// The peak resident set size of the process (all threads), in KiB.
+    /// Returns the peak resident set size of the process (all threads),
+    /// in KiB.
     fn peak_rss(&self) -> Option<u64> {
         let status = fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -549,7 +562,7 @@ fn median(values: &[f64]) -> f64 {
     }
 }
 
-/// The nearest-rank percentile.
+/// Returns the nearest-rank percentile `p` (0 to 100) of `values`.
 fn percentile(values: &[Duration], p: f64) -> Duration {
     let mut sorted = values.to_vec();
     sorted.sort();
@@ -598,17 +611,12 @@ fn start_gssd(world: &World, side: Side, pipefs: &PipeFs, dir: &Path) -> Result<
         &args,
         &log,
     )?;
-    let mut daemon = Daemon::start(command, log)?;
-    if !pipefs.wait_gssd_running(true, Duration::from_secs(30)) {
-        daemon.check_alive()?;
-        return Err(format!(
-            "{} did not open the dummy pipe; its log:\n{}",
-            side.gssd_name(),
-            daemon.log()
-        )
-        .into());
-    }
-    Ok(daemon)
+    let daemon = Daemon::start(command, log)?;
+    let ready = pipefs.wait_gssd_running(true, STARTUP);
+    daemon.ready_or_log(
+        ready,
+        &format!("{} did not open the dummy pipe", side.gssd_name()),
+    )
 }
 
 /// Queues one upcall per uid at once and waits for every outcome.
@@ -651,7 +659,7 @@ struct GssdFigures {
     users: Vec<(usize, Series, Series)>,
 }
 
-/// One daemon's run with `users` users: the machine credential upcall
+/// Runs one daemon with `users` users: the machine credential upcall
 /// cold and warm, then one cold and `WARM_ROUNDS` warm user bursts.
 fn gssd_run(
     world: &World,
@@ -667,7 +675,7 @@ fn gssd_run(
     // Linux 6.12 makes both pipes, the text one first.
     client.add_pipe("gssd")?;
     client.add_pipe("krb5")?;
-    if !client.wait_reader("gssd", Duration::from_secs(30)) {
+    if !client.wait_reader("gssd", STARTUP) {
         daemon.check_alive()?;
         return Err(format!("{} did not open the gssd pipe", side.gssd_name()).into());
     }
@@ -831,7 +839,8 @@ fn print_gssd(figures: &[GssdFigures; 2], settings: &Settings) {
 
 // ------------------------------------------------------------- svcgssd
 
-/// Service tickets for the server, one per user, for minting AP-REQs.
+/// Gets service tickets for the server with MIT's kvno, one per user,
+/// for minting AP-REQs.
 fn service_tickets(
     world: &World,
     users: usize,
@@ -921,17 +930,12 @@ fn start_svcgssd(world: &World, side: Side, procfs: &ProcFs, dir: &Path) -> Resu
             command
         }
     };
-    let mut daemon = Daemon::start(command, log)?;
-    if !procfs.wait_listener(true, Duration::from_secs(30)) {
-        daemon.check_alive()?;
-        return Err(format!(
-            "{} did not open the init channel; its log:\n{}",
-            side.svcgssd_name(),
-            daemon.log()
-        )
-        .into());
-    }
-    Ok(daemon)
+    let daemon = Daemon::start(command, log)?;
+    let ready = procfs.wait_listener(true, STARTUP);
+    daemon.ready_or_log(
+        ready,
+        &format!("{} did not open the init channel", side.svcgssd_name()),
+    )
 }
 
 /// Queues every token's INIT request at once and waits for the replies,
@@ -1059,7 +1063,7 @@ fn print_svcgssd(series: &[Series; 2], settings: &Settings, clients: usize) {
     println!("{out}");
 }
 
-/// The CPU, kernel, load and versions, for the benchmarks page.
+/// Describes the CPU, kernel, load and versions, for the benchmarks page.
 fn machine_summary() -> String {
     let cpu = fs::read_to_string("/proc/cpuinfo")
         .ok()
