@@ -940,6 +940,11 @@ fn start_svcgssd(world: &World, side: Side, procfs: &ProcFs, dir: &Path) -> Resu
 
 /// Queues every token's INIT request at once and waits for the replies,
 /// checking each against what the kernel would accept.
+///
+/// NOTE: every channel read and write is a FUSE round trip here, which
+/// costs about as much CPU time as a daemon's own work per request. The
+/// real /proc channel has no such cost, so these bursts understate how
+/// far apart the daemons' own costs are.
 fn init_burst(daemon: &Daemon, procfs: &ProcFs, tokens: &[Vec<u8>]) -> Result<Burst, Error> {
     let cpu = daemon.cpu_time();
     let simulator_cpu = cpu_time("self");
