@@ -15,7 +15,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fuser::{Errno, PollEvents};
 
@@ -53,6 +53,9 @@ struct Message {
     data: Vec<u8>,
     copied: usize,
     state: MsgState,
+    /// When the upcall was queued, and when its outcome was settled.
+    queued_at: Instant,
+    done_at: Option<Instant>,
 }
 
 /// One write to a pipe and its result (bytes taken, or a positive errno).
@@ -106,6 +109,7 @@ impl MessagePipe {
         if let Some(m) = self.messages.get_mut(&id) {
             if !matches!(m.state, MsgState::Done(_)) {
                 m.state = MsgState::Done(outcome);
+                m.done_at = Some(Instant::now());
             }
         }
     }
@@ -273,6 +277,8 @@ impl MessagePipe {
                 data,
                 copied: 0,
                 state: MsgState::Queued,
+                queued_at: Instant::now(),
+                done_at: None,
             },
         );
         self.order.push(id);
@@ -519,6 +525,19 @@ impl Client {
                 _ => None,
             }
         })
+    }
+
+    /// Returns the time from queueing the upcall to the downcall (or
+    /// failure) that settled it; `None` while it is pending.
+    pub fn latency(&self, upcall: UpcallId) -> Option<Duration> {
+        let tree = self.mount.shared.lock();
+        match tree.nodes.get(&upcall.ino).map(|n| &n.kind) {
+            Some(Kind::Pipe(p)) => p
+                .messages
+                .get(&upcall.id)
+                .and_then(|m| Some(m.done_at?.duration_since(m.queued_at))),
+            _ => None,
+        }
     }
 
     /// Waits until the daemon has read the upcall; false after `timeout`.

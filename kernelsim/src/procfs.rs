@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fuser::{Errno, PollEvents};
 
@@ -68,6 +68,9 @@ struct Request {
     key: Option<(Vec<u8>, Vec<u8>)>,
     reply: Option<InitReply>,
     read_by: HashSet<u64>,
+    /// When the request was queued, and when its reply was written.
+    queued_at: Instant,
+    replied_at: Option<Instant>,
 }
 
 pub(crate) struct InitChannel {
@@ -239,6 +242,7 @@ impl InitChannel {
                 .filter(|r| r.reply.is_none() && r.key.as_ref() == Some(&key))
             {
                 request.reply = Some(reply.clone());
+                request.replied_at = Some(Instant::now());
             }
             data.len()
         });
@@ -360,6 +364,8 @@ impl ProcFs {
                     key,
                     reply: None,
                     read_by: HashSet::new(),
+                    queued_at: Instant::now(),
+                    replied_at: None,
                 });
                 channel.requests.len() - 1
             })
@@ -377,6 +383,20 @@ impl ProcFs {
                 _ => None,
             }
         })
+    }
+
+    /// Returns the time from queueing a request to the reply that
+    /// completed it; `None` while it has no reply.
+    pub fn latency(&self, id: RequestId) -> Option<Duration> {
+        let tree = self.mount.shared.lock();
+        let ino = tree.resolve(Path::new(INIT))?;
+        match tree.nodes.get(&ino).map(|n| &n.kind) {
+            Some(Kind::Init(channel)) => {
+                let request = channel.requests.get(id.0)?;
+                Some(request.replied_at?.duration_since(request.queued_at))
+            }
+            _ => None,
+        }
     }
 
     /// Waits until the daemon has read a request; false after `timeout`.

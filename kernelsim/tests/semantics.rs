@@ -108,6 +108,7 @@ fn pipe_reads_and_downcalls() {
     assert!(readable(&pipe, 1000).contains(PollFlags::POLLIN));
     // A short read leaves the rest of the message for the next read.
     let mut small = [0u8; 10];
+    assert_eq!(client.latency(first), None, "queued, not settled");
     assert_eq!(pipe.read(&mut small).unwrap(), 10);
     assert_eq!(&small, b"mech=krb5 ");
     let n = pipe.read(&mut buf).unwrap();
@@ -125,6 +126,7 @@ fn pipe_reads_and_downcalls() {
         client.wait(first, WAIT),
         Some(Outcome::Failed(-errno::EAGAIN))
     );
+    assert_eq!(client.latency(second), None, "read, not settled");
     pipe.write_all(&error_downcall(1001, errno::ETIMEDOUT))
         .unwrap();
     assert_eq!(
@@ -134,6 +136,11 @@ fn pipe_reads_and_downcalls() {
             result: -errno::EACCES
         })
     );
+    // The latency spans the queueing and the downcall, and stays fixed.
+    let latency = client.latency(second).expect("a settled upcall's latency");
+    assert!(latency > Duration::ZERO);
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(client.latency(second), Some(latency));
     assert_eq!(
         pipe.write(&[0u8; 1025]).unwrap_err().raw_os_error(),
         Some(errno::EFBIG)
@@ -213,6 +220,7 @@ fn init_channel_reads_and_writes() {
     assert!(readable(&init, 1000).contains(PollFlags::POLLIN));
     let n = init.read(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"\\x \\x6001\n");
+    assert_eq!(proc.latency(id), None, "read, not answered");
     assert_eq!(init.read(&mut buf).unwrap(), 0, "each request is read once");
 
     let err = init.write(b"\\x \\x6001 1000 0x0 0 \\x \\x\n").unwrap_err();
@@ -224,6 +232,8 @@ fn init_channel_reads_and_writes() {
         (reply.major, reply.minor, reply.expiry),
         (458_752, 5, 2_000_000_000)
     );
+    let latency = proc.latency(id).expect("an answered request's latency");
+    assert!(latency > Duration::ZERO);
 
     let mut context = OpenOptions::new()
         .write(true)

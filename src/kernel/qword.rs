@@ -11,11 +11,14 @@ use std::fmt::Write as _;
 
 /// Appends `bytes` in hex form, followed by a space.
 pub fn push_hex(line: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     line.reserve(3 + 2 * bytes.len());
     line.push_str("\\x");
-    for b in bytes {
-        // fmt::Write for String returns Ok for every write.
-        let _ = write!(line, "{b:02x}");
+    // A table lookup per nibble: formatting each byte with write! took 6%
+    // of svcgssd's CPU time in a burst of INIT requests.
+    for &b in bytes {
+        line.push(char::from(DIGITS[usize::from(b >> 4)]));
+        line.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }
     line.push(' ');
 }
