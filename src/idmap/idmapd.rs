@@ -15,8 +15,8 @@
 //!   `nsswitch`: the methods, tried in order until one finds the name.
 //! - `[Static]`: `principal@REALM = localuser` for the `static` method.
 
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use krb5::Principal;
 
@@ -58,8 +58,8 @@ impl Method {
 /// The source of the user and group databases.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccountSource {
-    /// passwd and group files, read again for each mapping so that account
-    /// changes apply without a restart, as NSS lookups do.
+    /// passwd and group files, checked again for each mapping so that
+    /// account changes apply without a restart, as NSS lookups do.
     Files { passwd: PathBuf, group: PathBuf },
     /// Accounts given once, for tests and tools.
     Fixed(Accounts),
@@ -73,21 +73,40 @@ impl AccountSource {
             group: PathBuf::from("/etc/group"),
         }
     }
+}
 
-    fn load(&self) -> Result<Cow<'_, Accounts>, IdmapError> {
-        match self {
-            AccountSource::Fixed(accounts) => Ok(Cow::Borrowed(accounts)),
-            AccountSource::Files { passwd, group } => {
-                Accounts::load(passwd, group).map(Cow::Owned).map_err(|e| {
-                    IdmapError::Accounts(format!(
-                        "reading {} or {} failed: {e}",
-                        passwd.display(),
-                        group.display()
-                    ))
-                })
-            }
+/// The identity of one version of a file: a change of content changes
+/// the size or the modification time, and a replacement (how useradd and
+/// vipw write) changes the inode. A missing file has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileVersion {
+    device: u64,
+    inode: u64,
+    size: u64,
+    modified: (i64, i64),
+}
+
+impl FileVersion {
+    fn of(path: &Path) -> Result<Option<FileVersion>, std::io::Error> {
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::metadata(path) {
+            Ok(m) => Ok(Some(FileVersion {
+                device: m.dev(),
+                inode: m.ino(),
+                size: m.size(),
+                modified: (m.mtime(), m.mtime_nsec()),
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
         }
     }
+}
+
+/// The accounts last read from the files, with the versions they came from.
+#[derive(Debug)]
+struct LoadedAccounts {
+    versions: [Option<FileVersion>; 2],
+    accounts: Arc<Accounts>,
 }
 
 /// The outcome of one method: a user, or a name the method does not know,
@@ -106,6 +125,8 @@ pub struct IdmapdMapper {
     methods: Vec<Method>,
     skipped_methods: Vec<String>,
     accounts: AccountSource,
+    /// The parsed files, shared by the clones of the mapper.
+    loaded: Arc<Mutex<Option<LoadedAccounts>>>,
 }
 
 impl IdmapdMapper {
@@ -156,7 +177,38 @@ impl IdmapdMapper {
             methods,
             skipped_methods,
             accounts,
+            loaded: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Returns the accounts, parsing the files again only when one of them
+    /// changed since the last mapping.
+    fn accounts(&self) -> Result<Arc<Accounts>, IdmapError> {
+        let (passwd, group) = match &self.accounts {
+            AccountSource::Fixed(accounts) => return Ok(Arc::new(accounts.clone())),
+            AccountSource::Files { passwd, group } => (passwd, group),
+        };
+        let failed = |e: std::io::Error| {
+            IdmapError::Accounts(format!(
+                "reading {} or {} failed: {e}",
+                passwd.display(),
+                group.display()
+            ))
+        };
+        let versions = [
+            FileVersion::of(passwd).map_err(failed)?,
+            FileVersion::of(group).map_err(failed)?,
+        ];
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(current) = loaded.as_ref().filter(|l| l.versions == versions) {
+            return Ok(Arc::clone(&current.accounts));
+        }
+        let accounts = Arc::new(Accounts::load(passwd, group).map_err(failed)?);
+        *loaded = Some(LoadedAccounts {
+            versions,
+            accounts: Arc::clone(&accounts),
+        });
+        Ok(accounts)
     }
 
     /// Builds the mapper as rpc.svcgssd does on this host: /etc/idmapd.conf
@@ -214,7 +266,7 @@ impl IdmapdMapper {
     /// local user named like the principal. rgssd always takes the groups of
     /// the user whose ids it returns.
     pub fn map_name(&self, mech: &str, name: &str) -> Result<Identity, IdmapError> {
-        let accounts = self.accounts.load()?;
+        let accounts = self.accounts()?;
 
         for method in &self.methods {
             let lookup = match method {
@@ -604,6 +656,11 @@ mod tests {
         assert_eq!(map(&mapper, "alice@EXAMPLE.COM"), unmapped());
         std::fs::write(&passwd, PASSWD).unwrap();
         assert_eq!(map(&mapper, "alice@EXAMPLE.COM"), alice());
+
+        // Unchanged files are not parsed again.
+        let first = mapper.accounts().unwrap();
+        let second = mapper.accounts().unwrap();
+        assert!(Arc::ptr_eq(&first, &second));
 
         std::fs::remove_dir_all(&directory).unwrap();
     }

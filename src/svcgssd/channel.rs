@@ -1,6 +1,7 @@
 //! The procfs cache channels: `auth.rpcsec.init/channel`, which the daemon
 //! keeps open for reading requests and writing replies, and
-//! `auth.rpcsec.context/channel`, opened for each context record.
+//! `auth.rpcsec.context/channel`, which each worker keeps open for its
+//! context records.
 //!
 //! A read returns one pending request, or nothing when none is pending;
 //! poll(2) reports when one arrives. Each write must carry one whole record,
@@ -61,38 +62,63 @@ pub fn open_init_channel(path: &Path, mut on_retry: impl FnMut(u32, &io::Error))
     }
 }
 
-/// Waits until a request is pending (or `timeout` passes, or `wake`
-/// becomes readable) and reads it. Returns `Ok(None)` when nothing was
-/// pending or `wake` is readable.
-pub fn read_request(
-    file: &mut File,
-    wake: BorrowedFd<'_>,
-    timeout: Duration,
-) -> io::Result<Option<Vec<u8>>> {
-    let timeout = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
-    let mut fds = [
-        PollFd::new(file.as_fd(), PollFlags::POLLIN),
-        PollFd::new(wake, PollFlags::POLLIN),
-    ];
-    match poll(&mut fds, timeout) {
-        Ok(0) => return Ok(None),
-        Ok(_) => {}
-        Err(nix::errno::Errno::EINTR) => return Ok(None),
-        Err(e) => return Err(e.into()),
+/// Reads requests from the init channel into one buffer that is kept
+/// between reads.
+pub struct RequestReader {
+    buf: Vec<u8>,
+}
+
+impl Default for RequestReader {
+    fn default() -> Self {
+        Self::new()
     }
-    let woken = fds[1].revents().is_some_and(|r| !r.is_empty());
-    let readable = fds[0].revents().is_some_and(|r| !r.is_empty());
-    if woken || !readable {
-        return Ok(None);
+}
+
+impl RequestReader {
+    pub fn new() -> Self {
+        Self {
+            buf: vec![0u8; MAX_REQUEST],
+        }
     }
 
-    let mut buf = vec![0u8; MAX_REQUEST];
-    let n = file.read(&mut buf)?;
-    if n == 0 {
-        return Ok(None);
+    /// Reads a pending request. When none is pending, waits until one
+    /// arrives, `timeout` passes or `wake` becomes readable, and returns
+    /// `Ok(None)` in the last two cases. During a burst the read comes
+    /// first, so each request costs one read(2) and no poll(2).
+    pub fn read(
+        &mut self,
+        file: &mut File,
+        wake: BorrowedFd<'_>,
+        timeout: Duration,
+    ) -> io::Result<Option<Vec<u8>>> {
+        if let Some(request) = self.read_pending(file)? {
+            return Ok(Some(request));
+        }
+        let timeout = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
+        let mut fds = [
+            PollFd::new(file.as_fd(), PollFlags::POLLIN),
+            PollFd::new(wake, PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, timeout) {
+            Ok(0) => return Ok(None),
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        let woken = fds[1].revents().is_some_and(|r| !r.is_empty());
+        let readable = fds[0].revents().is_some_and(|r| !r.is_empty());
+        if woken || !readable {
+            return Ok(None);
+        }
+        self.read_pending(file)
     }
-    buf.truncate(n);
-    Ok(Some(buf))
+
+    /// Reads one request if one is pending: a read of the channel returns
+    /// 0 bytes when the queue is empty.
+    fn read_pending(&mut self, file: &mut File) -> io::Result<Option<Vec<u8>>> {
+        let n = file.read(&mut self.buf)?;
+        Ok((n > 0).then(|| self.buf[..n].to_vec()))
+    }
 }
 
 /// Writes one record to a channel with a single write(2).
@@ -107,10 +133,36 @@ pub fn write_record(file: &mut File, record: &str) -> io::Result<()> {
     Ok(())
 }
 
-/// Opens the context channel, writes one record and closes it.
-pub fn write_context_record(path: &Path, record: &str) -> io::Result<()> {
-    let mut file = OpenOptions::new().write(true).open(path)?;
-    write_record(&mut file, record)
+/// The context channel of one worker, opened at the first record and kept
+/// open for the next ones. After a failed write it is opened again for the
+/// next record, in case the descriptor itself went bad.
+pub struct ContextWriter {
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl ContextWriter {
+    pub fn new(path: &Path) -> Self {
+        Self {
+            path: path.to_owned(),
+            file: None,
+        }
+    }
+
+    /// Writes one context record with a single write(2).
+    pub fn write(&mut self, record: &str) -> io::Result<()> {
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => self
+                .file
+                .insert(OpenOptions::new().write(true).open(&self.path)?),
+        };
+        let result = write_record(file, record);
+        if result.is_err() {
+            self.file = None;
+        }
+        result
+    }
 }
 
 #[cfg(test)]

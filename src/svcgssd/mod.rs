@@ -522,6 +522,7 @@ fn serve(server: &Arc<RwLock<Arc<Server>>>, channels: &Channels, stop: &StopStat
         }
     });
     info!("listening on {}", channels.init.display());
+    let mut reader = channel::RequestReader::new();
 
     for _ in 0..WORKERS {
         let server = Arc::clone(server);
@@ -549,7 +550,7 @@ fn serve(server: &Arc<RwLock<Arc<Server>>>, channels: &Channels, stop: &StopStat
             std::thread::park();
             continue;
         }
-        let read = channel::read_request(&mut init, stop.wake.as_fd(), Duration::from_secs(1));
+        let read = reader.read(&mut init, stop.wake.as_fd(), Duration::from_secs(1));
         if !matches!(read, Ok(Some(_))) {
             pending.fetch_sub(1, Ordering::SeqCst);
         }
@@ -606,6 +607,7 @@ fn worker(
     mut reply_file: std::fs::File,
     pending: &AtomicUsize,
 ) {
+    let mut context = channel::ContextWriter::new(&channels.context);
     loop {
         let request = {
             let guard = receiver.lock().unwrap_or_else(|e| e.into_inner());
@@ -642,7 +644,7 @@ fn worker(
             info!("{}", response.summary);
         }
         if let Some(record) = &response.context_record {
-            if let Err(e) = channel::write_context_record(&channels.context, record) {
+            if let Err(e) = context.write(record) {
                 error!(
                     "writing the context to {} failed: {e}",
                     channels.context.display()
