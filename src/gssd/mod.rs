@@ -316,8 +316,7 @@ async fn build_gssd(options: &Options, config: Arc<Config>) -> Result<Gssd, Stri
             .clone()
             .or_else(|| config.default_realm().map(str::to_string)),
         memory_cache: options.memory_cache,
-        // This very binary, also after an upgrade replaced its file.
-        user_helper: Some(PathBuf::from("/proc/self/exe")),
+        as_user: true,
     };
     Ok(Gssd::new(
         Arc::clone(&config),
