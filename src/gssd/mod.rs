@@ -265,6 +265,10 @@ pub fn run(invocation: &mut Invocation<'_>) -> i32 {
     for w in warnings {
         warn!("{w}");
     }
+    if let Err(message) = crate::hardening::forbid_core_dumps_and_tracing() {
+        error!("{message}");
+        return FAILURE;
+    }
     if options.set_home {
         // krb5 files in $HOME could live on the very NFS mount being served.
         std::env::set_var("HOME", "/");
