@@ -21,9 +21,9 @@ mod tests {
     fn process_not_dumpable_after_call() {
         // A child process takes the setting, so that the test process stays
         // dumpable. The child makes only system calls until it exits.
-        // SAFETY: the child calls prctl twice and _exit, which are safe
-        // after fork in a multithreaded process; it touches no lock and
-        // allocates nothing on this path.
+        // SAFETY: the child calls only prctl and _exit, which are safe
+        // after fork in a multithreaded process. On this path it takes no
+        // lock and allocates nothing.
         let child = match unsafe { fork() }.unwrap() {
             ForkResult::Child => {
                 let changed = super::forbid_core_dumps_and_tracing().is_ok();

@@ -55,9 +55,10 @@ pub struct CredsSettings {
     pub preferred_realm: Option<String>,
     /// Keep machine TGTs in memory only (`-M`).
     pub memory_cache: bool,
-    /// Read and write caches in a short-lived thread that takes the uid's
-    /// identity ([`super::usercache`]). `false` reads them in the calling
-    /// thread, with its rights, and writes only the caller's own caches.
+    /// Whether caches are read and written in a short-lived thread that
+    /// takes the uid's identity ([`super::usercache`]). `false` reads them
+    /// in the calling thread, with its rights, and writes only the
+    /// caller's own caches.
     pub as_user: bool,
 }
 
@@ -379,8 +380,8 @@ pub async fn user_credential(
 
 /// Stores `credentials` in the cache named `cache` of `uid`, as MIT's
 /// gss_init_sec_context stores the tickets it gets. A user's cache is
-/// written only by a thread running as that uid (`settings.as_user`);
-/// without it only the caller's own caches are written.
+/// written only by a thread running as that uid (`settings.as_user`).
+/// Without it, only the caller's own caches are written.
 pub async fn store_user_credentials(
     config: &Config,
     uid: u32,
@@ -407,7 +408,7 @@ pub async fn store_user_credentials(
 }
 
 /// Finds a valid ticket for `query` (when given) or else a valid TGT for
-/// `uid`, reading with this process's rights. The first place is the cache
+/// `uid`, reading with the calling thread's rights. The first place is the cache
 /// that krb5.conf's `default_ccache_name` names for the uid
 /// (`default_name`), then the other caches of its collection. Then come the
 /// caches named `*krb5cc*` and owned by the uid in the search directories

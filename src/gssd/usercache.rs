@@ -32,9 +32,9 @@ use nix::libc;
 
 use super::creds::{find_user_credential, CredsError, TicketQuery, UserCredential};
 
-/// The time that a lookup or store may take; a cache on a hung file system
-/// or a stuck KCM daemon must not hold the upcall forever. The thread of
-/// an upcall that timed out is left to end by itself.
+/// The time that a lookup or store may take, so that a cache on a hung
+/// file system or a stuck KCM daemon does not hold the upcall forever. The
+/// thread of an upcall that timed out is left to end by itself.
 const ACCESS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The maximum number of cache threads alive at once, counting those left
@@ -214,8 +214,8 @@ where
                 }),
                 None => work(),
             };
-            // The upcall may have timed out and dropped the receiver; the
-            // result then drops here, and its keys are zeroed.
+            // After a timeout the receiver is gone, so the result drops here
+            // and its keys are zeroed.
             let _ = sender.send(result);
         })
         .map_err(|e| failed(format!("cannot start a thread: {e}")))?;
