@@ -192,9 +192,7 @@ where
             "cannot use the credential caches of uid {uid}: {reason}"
         ))
     };
-    // The lookup of the gid may read /etc/passwd, so it happens before the
-    // identity changes.
-    let identity = (uid != nix::unistd::geteuid().as_raw()).then(|| (uid, primary_gid(uid)));
+    let switch_identity = uid != nix::unistd::geteuid().as_raw();
     let slot = ThreadSlot::acquire().ok_or_else(|| {
         failed(format!(
             "{MAX_CACHE_THREADS} earlier cache reads are still running (a hung file system or KCM daemon?)"
@@ -206,13 +204,15 @@ where
         .name("rgssd-cache".to_string())
         .spawn(move || {
             let _slot = slot;
-            let result = match identity {
-                Some((uid, gid)) => take_identity(uid, gid).and_then(|()| {
+            let result = if switch_identity {
+                // /etc/passwd is read while the thread is still root.
+                take_identity(uid, primary_gid(uid)).and_then(|()| {
                     // Without keyring support only KEYRING caches fail, later.
                     let _ = ccache::keyring::start_login_session();
                     work()
-                }),
-                None => work(),
+                })
+            } else {
+                work()
             };
             // After a timeout the receiver is gone, so the result drops here
             // and its keys are zeroed.
@@ -322,6 +322,8 @@ fn check_identity(uid: u32, gid: u32) -> Result<(), CredsError> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+    use std::process::Command;
     use std::sync::mpsc;
 
     use super::*;
@@ -391,6 +393,47 @@ mod tests {
         assert!(process[0].starts_with("Uid: 0 0 0 0"), "{process:?}");
         let after = std::thread::spawn(thread_identity).join().unwrap();
         assert_eq!(after, before, "a thread started afterwards");
+    }
+
+    #[test]
+    fn cache_thread_closed_to_its_user() {
+        if !nix::unistd::geteuid().is_root() || !Path::new("/usr/bin/setpriv").exists() {
+            eprintln!("skipping: needs root and setpriv (util-linux)");
+            return;
+        }
+        let uid = 3_900_003;
+        let gid = primary_gid(uid);
+        let (tid_sender, tid) = mpsc::channel();
+        let (done, done_receiver) = mpsc::channel::<()>();
+        let runtime = runtime();
+        let task = runtime.spawn(run_in_cache_thread(uid, move || {
+            tid_sender.send(nix::unistd::gettid().as_raw()).unwrap();
+            done_receiver.recv().unwrap();
+            Ok(())
+        }));
+        // The task starts the cache thread once the runtime polls it.
+        let tid = runtime.block_on(async {
+            tokio::task::spawn_blocking(move || tid.recv().unwrap())
+                .await
+                .unwrap()
+        });
+
+        // Reading a task's environment needs ptrace access to that task.
+        // The test process is dumpable, so only the saved uid of 0 keeps
+        // the user out.
+        let environ = format!("/proc/{}/task/{tid}/environ", std::process::id());
+        let output = Command::new("setpriv")
+            .args(["--reuid", &uid.to_string(), "--regid", &gid.to_string()])
+            .args(["--clear-groups", "cat", &environ])
+            .output()
+            .unwrap();
+        done.send(()).unwrap();
+        runtime.block_on(task).unwrap().unwrap();
+
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{stderr}");
+        assert!(output.stdout.is_empty());
+        assert!(stderr.contains("Permission denied"), "{stderr}");
     }
 
     #[test]
