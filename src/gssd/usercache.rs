@@ -17,11 +17,11 @@
 //! pool, so the identity ends with it.
 //!
 //! Saved ids of 0 keep the user from tracing the thread even if the
-//! process were dumpable, because ptrace(2) needs the tracer's uid to
-//! match the real, effective and saved uid of the target. (rpc.gssd of
-//! nfs-utils 2.6 sets all three to the user and relies on the process
-//! turning non-dumpable when a thread changes its effective uid.) The
-//! daemons also make themselves non-dumpable at start.
+//! process were dumpable, because ptrace(2) access needs the tracer's uid
+//! and gid to match the real, effective and saved ids of the target.
+//! (rpc.gssd of nfs-utils 2.6 sets all three to the user's and relies on
+//! the kernel making the process non-dumpable when a thread changes its
+//! effective uid.) The daemons also make themselves non-dumpable at start.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -419,8 +419,10 @@ mod tests {
         });
 
         // Reading a task's environment needs ptrace access to that task.
-        // The test process is dumpable, so only the saved uid of 0 keeps
-        // the user out.
+        // The kernel made the process non-dumpable when the thread changed
+        // its effective uid. Made dumpable again, as the process was at
+        // start, only the saved ids of 0 keep the user out.
+        nix::sys::prctl::set_dumpable(true).unwrap();
         let environ = format!("/proc/{}/task/{tid}/environ", std::process::id());
         let output = Command::new("setpriv")
             .args(["--reuid", &uid.to_string(), "--regid", &gid.to_string()])
