@@ -172,7 +172,9 @@ pub async fn store_in_thread(
 /// already runs as `uid`, and returns its result. The thread takes the
 /// uid's identity with [`take_identity`] and joins a new session keyring
 /// first. Fails after [`ACCESS_TIMEOUT`], leaving the thread to end by
-/// itself.
+/// itself. The daemon's own uid gets a thread too: a process keyring that
+/// a KEYRING lookup creates belongs to the creating thread alone, so it
+/// dies with that thread and no later cache thread inherits it.
 pub(crate) async fn run_in_cache_thread<T, F>(uid: u32, work: F) -> Result<T, CredsError>
 where
     T: Send + 'static,
