@@ -384,7 +384,7 @@ impl Daemon {
     }
 
     /// Returns the CPU time of the daemon, its threads and its reaped
-    /// children (rgssd gssd's user-cache helpers).
+    /// children.
     fn cpu_time(&self) -> Duration {
         cpu_time(&self.child.id().to_string())
     }

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod gssd;
 pub mod gssproxy;
+pub mod hardening;
 pub mod idmap;
 pub mod install;
 pub mod kernel;

@@ -1,8 +1,9 @@
 //! rpc.gssd's lookup of a user's TGT reads the caches as that user. MIT's
 //! kinit, run as unlisted uids with setpriv, fills FILE, KEYRING and KCM
-//! caches from a test KDC. The lookup then runs the `rgssd` binary as its
-//! helper process. Tests skip themselves, with a message, unless they run
-//! as root with setpriv, keyctl and (for KCM) Heimdal's kcm installed.
+//! caches from a test KDC. The lookup then reads them in a thread that
+//! takes the user's identity. Tests skip themselves, with a message,
+//! unless they run as root with setpriv, keyctl and (for KCM) Heimdal's
+//! kcm installed.
 
 use std::fs;
 use std::io::Write;
@@ -109,40 +110,19 @@ fn as_uid(uid: u32, conf: &Path, script: &str, stdin: &str) {
     );
 }
 
-fn settings(dirs: &[String], helper: bool) -> CredsSettings {
+fn settings(dirs: &[String], as_user: bool) -> CredsSettings {
     CredsSettings {
         keytab: String::new(),
         ccache_dirs: dirs.to_vec(),
         preferred_realm: None,
         memory_cache: true,
-        user_helper: helper.then(|| helper_binary().to_path_buf()),
+        as_user,
     }
-}
-
-/// Returns a link to, or a copy of, the rgssd binary that every user can run. The helper
-/// starts as the user, who may not reach the build directory (a checkout
-/// under a mode 0700 directory, for one); an installed rgssd is
-/// world-executable.
-fn helper_binary() -> &'static Path {
-    static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    COPY.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("rgssd-helper-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        let copy = dir.join("rgssd");
-        let _ = fs::remove_file(&copy);
-        // A hard link costs no space; a copy serves across file systems.
-        if fs::hard_link(env!("CARGO_BIN_EXE_rgssd"), &copy).is_err() {
-            fs::copy(env!("CARGO_BIN_EXE_rgssd"), &copy).unwrap();
-        }
-        fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
-        copy
-    })
 }
 
 /// Looks up the TGT of `uid` as rpc.gssd does and returns its client name
 /// or the error message.
-fn lookup(conf: &Path, uid: u32, dirs: &[String], helper: bool) -> Result<String, String> {
+fn lookup(conf: &Path, uid: u32, dirs: &[String], as_user: bool) -> Result<String, String> {
     let config = Config::load_path_list(&conf.display().to_string()).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -152,7 +132,7 @@ fn lookup(conf: &Path, uid: u32, dirs: &[String], helper: bool) -> Result<String
         .block_on(user_tgt(
             &config,
             uid,
-            &settings(dirs, helper),
+            &settings(dirs, as_user),
             false,
             now(),
         ))
@@ -232,7 +212,7 @@ fn nfs_query(enctypes: &[i32]) -> TicketQuery {
     }
 }
 
-/// Looks up the nfs ticket, else the TGT, of `uid` through the helper.
+/// Looks up the nfs ticket, else the TGT, of `uid` as that user.
 fn lookup_service(
     config: &Config,
     runtime: &tokio::runtime::Runtime,
@@ -251,9 +231,9 @@ fn lookup_service(
         .map_err(|e| e.message)
 }
 
-/// Gets the nfs ticket with the TGT that the helper found for `uid`,
-/// stores it through the helper in the cache that holds the TGT, and
-/// returns MIT's klist output, run as the user, for that cache.
+/// Gets the nfs ticket with the TGT found for `uid`, stores it as that
+/// user in the cache that holds the TGT, and returns MIT's klist output,
+/// run as the user, for that cache.
 fn store_service_ticket(conf: &Path, uid: u32) -> String {
     let config = Config::load_path_list(&conf.display().to_string()).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -353,7 +333,7 @@ fn user_keyring_read_as_user() {
     let conf = write_conf(&kdc, &tmp.0, " default_ccache_name = KEYRING:user:nfs");
 
     // The user keyring belongs to the uid, not to a login session, so the
-    // helper reaches it from its own new session keyring.
+    // cache thread reaches it from its own new session keyring.
     as_uid(alice, &conf, "kinit alice", "alice-pw\n");
     let found = lookup(&conf, alice, &[], true);
     let other = lookup(&conf, bob, &[], true);

@@ -55,10 +55,11 @@ pub struct CredsSettings {
     pub preferred_realm: Option<String>,
     /// Keep machine TGTs in memory only (`-M`).
     pub memory_cache: bool,
-    /// The program that reads a user's caches as that user (this binary,
-    /// as [`super::usercache::HELPER_TOOL`]). `None` reads them in this
-    /// process, with its rights.
-    pub user_helper: Option<PathBuf>,
+    /// Whether caches are read and written in a short-lived thread that
+    /// takes the uid's identity ([`super::usercache`]). `false` reads them
+    /// in the calling thread, with its rights, and writes only the
+    /// caller's own caches.
+    pub as_user: bool,
 }
 
 /// The local host's names for building machine principals.
@@ -338,14 +339,14 @@ pub async fn user_tgt(
     match user_credential(config, uid, settings, skip_machine_caches, now, None).await? {
         UserCredential::Tgt { tgt, .. } => Ok(tgt),
         UserCredential::ServiceTicket(_) => Err(CredsError::new(
-            "the user cache helper returned a service ticket where a TGT was requested",
+            "the credential cache lookup returned a service ticket where a TGT was requested",
         )),
     }
 }
 
 /// Finds a valid ticket for `query`, else a valid TGT, for `uid` as
-/// [`find_user_credential`] does. For a uid other than 0 the caches are
-/// read by a helper process running as that uid, when `settings` names one.
+/// [`find_user_credential`] does. With `settings.as_user` the caches are
+/// read in a thread running as that uid.
 pub async fn user_credential(
     config: &Config,
     uid: u32,
@@ -356,7 +357,6 @@ pub async fn user_credential(
 ) -> Result<UserCredential, CredsError> {
     let request = UserCacheRequest {
         uid,
-        gid: 0,
         now,
         skip_machine_caches,
         kcm_socket: config
@@ -371,22 +371,17 @@ pub async fn user_credential(
             .map(|dir| expand_dir(dir, uid))
             .collect(),
     };
-    match &settings.user_helper {
-        Some(program) if uid != 0 => {
-            let request = UserCacheRequest {
-                gid: usercache::primary_gid(uid),
-                ..request
-            };
-            usercache::find_as_user(program, &request).await
-        }
-        _ => request.find_here(),
+    if settings.as_user {
+        usercache::find_in_thread(request).await
+    } else {
+        request.find_here()
     }
 }
 
 /// Stores `credentials` in the cache named `cache` of `uid`, as MIT's
 /// gss_init_sec_context stores the tickets it gets. A user's cache is
-/// written only by a helper process running as that uid; without a helper
-/// only the daemon's own caches are written.
+/// written only by a thread running as that uid (`settings.as_user`).
+/// Without it, only the caller's own caches are written.
 pub async fn store_user_credentials(
     config: &Config,
     uid: u32,
@@ -396,29 +391,24 @@ pub async fn store_user_credentials(
 ) -> Result<(), CredsError> {
     let request = StoreRequest {
         uid,
-        gid: 0,
         kcm_socket: config
             .libdefault_for_realm(None, "kcm_socket")
             .map(str::to_string),
         cache: cache.to_string(),
     };
-    match &settings.user_helper {
-        Some(program) if uid != 0 => {
-            let request = StoreRequest {
-                gid: usercache::primary_gid(uid),
-                ..request
-            };
-            usercache::store_as_user(program, &request, credentials).await
-        }
-        _ if uid == nix::unistd::geteuid().as_raw() => request.store_here(credentials),
-        _ => Err(CredsError::new(format!(
-            "not storing tickets in cache {cache} of uid {uid}: no helper process runs as that uid"
-        ))),
+    if settings.as_user {
+        usercache::store_in_thread(request, credentials.to_vec()).await
+    } else if uid == nix::unistd::geteuid().as_raw() {
+        request.store_here(credentials)
+    } else {
+        Err(CredsError::new(format!(
+            "not storing tickets in cache {cache} of uid {uid}: the daemon does not run as that uid"
+        )))
     }
 }
 
 /// Finds a valid ticket for `query` (when given) or else a valid TGT for
-/// `uid`, reading with this process's rights. The first place is the cache
+/// `uid`, reading with the calling thread's rights. The first place is the cache
 /// that krb5.conf's `default_ccache_name` names for the uid
 /// (`default_name`), then the other caches of its collection. Then come the
 /// caches named `*krb5cc*` and owned by the uid in the search directories

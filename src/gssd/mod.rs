@@ -265,6 +265,10 @@ pub fn run(invocation: &mut Invocation<'_>) -> i32 {
     for w in warnings {
         warn!("{w}");
     }
+    if let Err(message) = crate::hardening::forbid_core_dumps_and_tracing() {
+        error!("{message}");
+        return FAILURE;
+    }
     if options.set_home {
         // krb5 files in $HOME could live on the very NFS mount being served.
         std::env::set_var("HOME", "/");
@@ -316,8 +320,7 @@ async fn build_gssd(options: &Options, config: Arc<Config>) -> Result<Gssd, Stri
             .clone()
             .or_else(|| config.default_realm().map(str::to_string)),
         memory_cache: options.memory_cache,
-        // This very binary, also after an upgrade replaced its file.
-        user_helper: Some(PathBuf::from("/proc/self/exe")),
+        as_user: true,
     };
     Ok(Gssd::new(
         Arc::clone(&config),

@@ -585,7 +585,7 @@ mod tests {
                 ccache_dirs: Vec::new(),
                 preferred_realm: None,
                 memory_cache: true,
-                user_helper: None,
+                as_user: false,
             },
             LocalHost {
                 fqdn: "client.example.test".to_string(),

@@ -209,6 +209,10 @@ pub fn run(invocation: &mut Invocation<'_>) -> i32 {
     for warning in Options::nfs_conf_warnings(&nfs_conf) {
         warn!("{warning}");
     }
+    if let Err(message) = crate::hardening::forbid_core_dumps_and_tracing() {
+        error!("{message}");
+        return FAILURE;
+    }
 
     let server = match build_server(&options) {
         Ok(server) => server,

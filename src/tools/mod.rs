@@ -184,10 +184,6 @@ pub fn dispatch(args: Vec<String>, stdout: &mut dyn Write, stderr: &mut dyn Writ
             let _ = writeln!(stdout, "rgssd version {}", env!("CARGO_PKG_VERSION"));
             0
         }
-        crate::gssd::usercache::HELPER_TOOL => {
-            let args: Vec<String> = args.collect();
-            crate::gssd::usercache::run_helper(&args, &mut std::io::stdin().lock(), stdout)
-        }
         name => match find_tool(name) {
             Some(tool) => {
                 let mut invocation = Invocation {
