@@ -11,14 +11,16 @@
 //! library's wrappers of setgroups, setresgid and setresuid apply a change
 //! to every thread of the process. The raw system calls used here change
 //! the calling thread alone. The thread clears its supplementary groups,
-//! sets its real and effective gid and uid to the user's while it keeps
-//! saved ids of 0, joins a new session keyring, and then reads or writes
-//! the caches. The thread is never a tokio worker and never returns to a
+//! sets its effective gid and uid to the user's while it keeps saved ids
+//! of 0, and then reads or writes the caches. Only for a KEYRING cache
+//! does it take the user's real uid as well and join a new session
+//! keyring. The thread is never a tokio worker and never returns to a
 //! pool, so the identity ends with it.
 //!
 //! Saved ids of 0 keep the user from tracing the thread even if the
 //! process were dumpable, because ptrace(2) access needs the tracer's uid
-//! and gid to match the real, effective and saved ids of the target.
+//! and gid to match the real, effective and saved ids of the target. A
+//! real uid of 0 also keeps the user from signalling it.
 //! (rpc.gssd of nfs-utils 2.6 sets all three to the user's and relies on
 //! the kernel making the process non-dumpable when a thread changes its
 //! effective uid.) The daemons also make themselves non-dumpable at start.
@@ -156,7 +158,8 @@ pub fn primary_gid(uid: u32) -> u32 {
 /// Finds the service ticket or TGT of the request's uid in a cache thread
 /// (see [`run_in_cache_thread`]).
 pub async fn find_in_thread(request: UserCacheRequest) -> Result<UserCredential, CredsError> {
-    run_in_cache_thread(request.uid, move || request.find_here()).await
+    let keyring = request.default_name.as_deref().is_some_and(is_keyring);
+    run_in_cache_thread(request.uid, keyring, move || request.find_here()).await
 }
 
 /// Stores `credentials` in the request's cache from a cache thread (see
@@ -165,26 +168,45 @@ pub async fn store_in_thread(
     request: StoreRequest,
     credentials: Vec<Credential>,
 ) -> Result<(), CredsError> {
-    run_in_cache_thread(request.uid, move || request.store_here(&credentials)).await
+    let keyring = is_keyring(&request.cache);
+    run_in_cache_thread(request.uid, keyring, move || {
+        request.store_here(&credentials)
+    })
+    .await
+}
+
+/// Returns true for a cache name of the KEYRING type, the only one whose
+/// access depends on the real uid.
+fn is_keyring(name: &str) -> bool {
+    name.starts_with("KEYRING:")
 }
 
 /// Runs `work` in a new thread that acts as `uid`, unless the process
 /// already runs as `uid`, and returns its result. The thread takes the
-/// uid's identity with [`take_identity`] and joins a new session keyring
-/// first. Fails after [`ACCESS_TIMEOUT`], leaving the thread to end by
+/// uid's identity with [`take_identity`] first. When `keyring` is set it
+/// takes the real uid too and joins a new session keyring. Fails after [`ACCESS_TIMEOUT`], leaving the thread to end by
 /// itself. The daemon's own uid gets a thread too: a process keyring that
 /// a KEYRING lookup creates belongs to the creating thread alone, so it
 /// dies with that thread and no later cache thread inherits it.
-pub(crate) async fn run_in_cache_thread<T, F>(uid: u32, work: F) -> Result<T, CredsError>
+pub(crate) async fn run_in_cache_thread<T, F>(
+    uid: u32,
+    keyring: bool,
+    work: F,
+) -> Result<T, CredsError>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T, CredsError> + Send + 'static,
 {
-    run_with_timeout(uid, ACCESS_TIMEOUT, work).await
+    run_with_timeout(uid, keyring, ACCESS_TIMEOUT, work).await
 }
 
 /// Runs `work` as [`run_in_cache_thread`] does, waiting at most `timeout`.
-async fn run_with_timeout<T, F>(uid: u32, timeout: Duration, work: F) -> Result<T, CredsError>
+async fn run_with_timeout<T, F>(
+    uid: u32,
+    keyring: bool,
+    timeout: Duration,
+    work: F,
+) -> Result<T, CredsError>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T, CredsError> + Send + 'static,
@@ -208,9 +230,11 @@ where
             let _slot = slot;
             let result = if switch_identity {
                 // /etc/passwd is read while the thread is still root.
-                take_identity(uid, primary_gid(uid)).and_then(|()| {
-                    // Without keyring support only KEYRING caches fail, later.
-                    let _ = ccache::keyring::start_login_session();
+                take_identity(uid, primary_gid(uid), keyring).and_then(|()| {
+                    if keyring {
+                        // Without keyring support the KEYRING cache fails later.
+                        let _ = ccache::keyring::start_login_session();
+                    }
                     work()
                 })
             } else {
@@ -256,23 +280,29 @@ impl Drop for ThreadSlot {
 
 /// Makes the calling thread act as `uid` and `gid`: no supplementary
 /// groups (as rpc.gssd, because the upcall names only a uid and the
-/// user's caches belong to the user), real and effective ids of the user,
-/// saved ids of 0. Other threads keep their identity. Then checks the
-/// result, so that no cache is read with root's rights after a partial
-/// change.
+/// user's caches belong to the user), the user's effective ids, and saved
+/// ids of 0. The real uid stays 0 unless `keyring` is set. Other threads
+/// keep their identity. Then checks the result, so that no cache is read
+/// with root's rights after a partial change.
 ///
-/// NOTE: the real uid must be the user's, because the kernel picks the
-/// user keyring by the real uid. So while the thread runs, the user may
-/// send it signals (kill(2) compares the sender's uid with the target's
-/// real uid), and a SIGSTOP or SIGKILL of that thread stops or kills the
-/// whole daemon, as with rpc.gssd.
-fn take_identity(uid: u32, gid: u32) -> Result<(), CredsError> {
+/// File access and KCM's peer credentials follow the effective ids. With
+/// real and saved uids of 0 the user can neither signal nor trace the
+/// thread, because kill(2) and ptrace(2) compare the user's uid with
+/// those.
+///
+/// NOTE: a KEYRING cache needs the user's real uid too, because the kernel
+/// picks the user and persistent keyrings by the real uid. While such a
+/// thread runs, the user may send it signals, and a SIGSTOP or SIGKILL of
+/// that thread stops or kills the whole daemon, as with rpc.gssd, which
+/// sets all of its thread's ids to the user's.
+fn take_identity(uid: u32, gid: u32, keyring: bool) -> Result<(), CredsError> {
     let failed = |call: &str, error: nix::Error| {
         CredsError::new(format!(
             "cannot take the identity of uid {uid} gid {gid}: {call} failed: {error}; the daemon must run as root"
         ))
     };
     let root: libc::uid_t = 0;
+    let real_uid = if keyring { uid } else { root };
 
     // SAFETY: setgroups with a count of 0 reads no list, so the null
     // pointer is never dereferenced. The raw call changes only this
@@ -299,22 +329,28 @@ fn take_identity(uid: u32, gid: u32) -> Result<(), CredsError> {
     nix::errno::Errno::result(result).map_err(|e| failed("setresgid", e))?;
 
     // SAFETY: as for setresgid above.
-    let result =
-        unsafe { libc::syscall(sys::SETRESUID, uid as libc::uid_t, uid as libc::uid_t, root) };
+    let result = unsafe {
+        libc::syscall(
+            sys::SETRESUID,
+            real_uid as libc::uid_t,
+            uid as libc::uid_t,
+            root,
+        )
+    };
     nix::errno::Errno::result(result).map_err(|e| failed("setresuid", e))?;
 
-    check_identity(uid, gid)
+    check_identity(real_uid, uid, gid)
 }
 
 /// Rejects the calling thread's identity unless it is the one that
 /// [`take_identity`] sets.
-fn check_identity(uid: u32, gid: u32) -> Result<(), CredsError> {
+fn check_identity(real_uid: u32, uid: u32, gid: u32) -> Result<(), CredsError> {
     let uids =
         nix::unistd::getresuid().map(|r| (r.real.as_raw(), r.effective.as_raw(), r.saved.as_raw()));
     let gids =
         nix::unistd::getresgid().map(|r| (r.real.as_raw(), r.effective.as_raw(), r.saved.as_raw()));
     let groups = nix::unistd::getgroups().map(|g| g.len());
-    if uids == Ok((uid, uid, 0)) && gids == Ok((gid, gid, 0)) && groups == Ok(0) {
+    if uids == Ok((real_uid, uid, 0)) && gids == Ok((gid, gid, 0)) && groups == Ok(0) {
         return Ok(());
     }
     Err(CredsError::new(format!(
@@ -358,13 +394,21 @@ mod tests {
             return;
         }
         let uid = 3_900_001;
+        for keyring in [false, true] {
+            check_thread_identity(uid, keyring);
+        }
+    }
+
+    /// Checks the identity of a cache thread of `uid` and that the other
+    /// threads stay root.
+    fn check_thread_identity(uid: u32, keyring: bool) {
         // An unlisted uid runs with the primary gid of `nobody`.
         let gid = primary_gid(uid);
         let before = thread_identity();
         let (ready_sender, ready) = mpsc::channel();
         let (done, done_receiver) = mpsc::channel::<()>();
         let runtime = runtime();
-        let task = runtime.spawn(run_in_cache_thread(uid, move || {
+        let task = runtime.spawn(run_in_cache_thread(uid, keyring, move || {
             let own = thread_identity();
             ready_sender.send(()).unwrap();
             // Stay alive while the other threads look at their identity.
@@ -382,10 +426,11 @@ mod tests {
             (task.await.unwrap().unwrap(), during, other, process)
         });
 
+        let real_uid = if keyring { uid } else { 0 };
         assert_eq!(
             own,
             [
-                format!("Uid: {uid} {uid} 0 {uid}"),
+                format!("Uid: {real_uid} {uid} 0 {uid}"),
                 format!("Gid: {gid} {gid} 0 {gid}"),
                 "Groups:".to_string(),
             ]
@@ -408,7 +453,7 @@ mod tests {
         let (tid_sender, tid) = mpsc::channel();
         let (done, done_receiver) = mpsc::channel::<()>();
         let runtime = runtime();
-        let task = runtime.spawn(run_in_cache_thread(uid, move || {
+        let task = runtime.spawn(run_in_cache_thread(uid, false, move || {
             tid_sender.send(nix::unistd::gettid().as_raw()).unwrap();
             done_receiver.recv().unwrap();
             Ok(())
@@ -423,21 +468,30 @@ mod tests {
         // Reading a task's environment needs ptrace access to that task.
         // The kernel made the process non-dumpable when the thread changed
         // its effective uid. Made dumpable again, as the process was at
-        // start, only the saved ids of 0 keep the user out.
+        // start, only the real and saved ids of 0 keep the user out.
         nix::sys::prctl::set_dumpable(true).unwrap();
+        let as_user = |command: &[&str]| {
+            Command::new("setpriv")
+                .args(["--reuid", &uid.to_string(), "--regid", &gid.to_string()])
+                .arg("--clear-groups")
+                .args(command)
+                .output()
+                .unwrap()
+        };
         let environ = format!("/proc/{}/task/{tid}/environ", std::process::id());
-        let output = Command::new("setpriv")
-            .args(["--reuid", &uid.to_string(), "--regid", &gid.to_string()])
-            .args(["--clear-groups", "cat", &environ])
-            .output()
-            .unwrap();
+        let read = as_user(&["cat", &environ]);
+        // A signal to the thread would reach the whole daemon.
+        let signal = as_user(&["kill", "-0", &tid.to_string()]);
         done.send(()).unwrap();
         runtime.block_on(task).unwrap().unwrap();
 
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success(), "{stderr}");
-        assert!(output.stdout.is_empty());
+        let stderr = String::from_utf8_lossy(&read.stderr);
+        assert!(!read.status.success(), "{stderr}");
+        assert!(read.stdout.is_empty());
         assert!(stderr.contains("Permission denied"), "{stderr}");
+        let stderr = String::from_utf8_lossy(&signal.stderr);
+        assert!(!signal.status.success(), "kill -0 as uid {uid} succeeded");
+        assert!(stderr.contains("Operation not permitted"), "{stderr}");
     }
 
     #[test]
@@ -445,7 +499,7 @@ mod tests {
         let uid = nix::unistd::geteuid().as_raw();
         let before = thread_identity();
         let own = runtime()
-            .block_on(run_in_cache_thread(uid, || Ok(thread_identity())))
+            .block_on(run_in_cache_thread(uid, false, || Ok(thread_identity())))
             .unwrap();
         assert_eq!(own, before);
     }
@@ -453,9 +507,10 @@ mod tests {
     #[test]
     fn cache_thread_error_returned() {
         let uid = nix::unistd::geteuid().as_raw();
-        let result: Result<(), CredsError> = runtime().block_on(run_in_cache_thread(uid, || {
-            Err(CredsError::new("no cache"))
-        }));
+        let result: Result<(), CredsError> =
+            runtime().block_on(run_in_cache_thread(uid, false, || {
+                Err(CredsError::new("no cache"))
+            }));
         assert_eq!(result, Err(CredsError::new("no cache")));
     }
 
@@ -466,6 +521,7 @@ mod tests {
         let (ended_sender, ended) = mpsc::channel();
         let result = runtime().block_on(run_with_timeout(
             uid,
+            false,
             Duration::from_millis(100),
             move || {
                 // Stands for a read on a hung file system.
@@ -489,7 +545,7 @@ mod tests {
             return;
         }
         let uid = nix::unistd::geteuid().as_raw() + 1;
-        let result = runtime().block_on(run_in_cache_thread(uid, || Ok(())));
+        let result = runtime().block_on(run_in_cache_thread(uid, false, || Ok(())));
         let message = result.unwrap_err().message;
         assert!(message.contains("the daemon must run as root"), "{message}");
     }
