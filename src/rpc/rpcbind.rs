@@ -167,17 +167,11 @@ pub async fn lookup_port(
     deadline: Duration,
 ) -> Result<u16, RpcbindError> {
     let rpcbind = SocketAddr::new(server, RPCBIND_PORT);
+    let deadlines = Deadlines::both(deadline);
     let xid = random_xid()?;
     let port = if server.is_ipv4() {
         let call = encode_pmap_call(xid, PMAPPROC_GETPORT, mapping, 0);
-        let reply = transport::call(
-            rpcbind,
-            mapping.protocol,
-            &call,
-            xid,
-            Deadlines::both(deadline),
-        )
-        .await?;
+        let reply = transport::call(rpcbind, mapping.protocol, &call, xid, deadlines).await?;
         decode_getport_reply(&reply, xid)?
     } else {
         let netid = mapping.netid(server);
@@ -195,14 +189,7 @@ pub async fn lookup_port(
                 &server_uaddr,
                 "",
             );
-            let reply = transport::call(
-                rpcbind,
-                mapping.protocol,
-                &call,
-                xid,
-                Deadlines::both(deadline),
-            )
-            .await?;
+            let reply = transport::call(rpcbind, mapping.protocol, &call, xid, deadlines).await?;
             match decode_getaddr_reply(&reply, xid) {
                 // PROG_MISMATCH: an rpcbind that speaks only version 3.
                 Err(RpcError::NotAccepted(2)) if version == 4 => continue,
