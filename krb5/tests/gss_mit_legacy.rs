@@ -10,13 +10,11 @@
 //! an RFC 1964 context with our key.
 #![cfg(feature = "legacy-enctypes")]
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::{Arc, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+mod gss_peer;
 
-use krb5::config::Config;
+use gss_peer::{
+    enctype_name, mit_kinit, now, our_service_ticket, Library, Peer, REALM, SERVICE, TARGET,
+};
 use krb5::gss::acceptor::{accept_sec_context, AcceptorOptions};
 use krb5::gss::checksum::flags;
 use krb5::gss::context::EstablishedContext;
@@ -25,69 +23,9 @@ use krb5::gss::replay::ReplayCache;
 use krb5::gss::status::major;
 use krb5::gss::token;
 use krb5::iana::enctype;
-use krb5::kdc::{AsOptions, KdcClient, Secret, TgsOptions};
 use krb5::keytab::Keytab;
 use krb5::Principal;
-use testkdc::{PrincipalSpec, TestKdc, TestKdcOptions};
-
-const REALM: &str = "KRBTEST.COM";
-const SERVICE: &str = "nfs/server.krbtest.com";
-const TARGET: &str = "nfs@server.krbtest.com";
-const USER: &str = "alice";
-const PASSWORD: &str = "alice password";
-
-/// Compiles the C peer once per test process, under its own name so that
-/// it never races the copies that the gss_peer module builds.
-fn peer_program() -> &'static Path {
-    static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
-    PROGRAM.get_or_init(|| {
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gss_peer/peer.c");
-        let program = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("mit_gss_peer_legacy.{}", std::process::id()));
-        let output = Command::new("cc")
-            .args(["-Wall", "-o"])
-            .arg(&program)
-            .arg(&source)
-            .args(["-lgssapi_krb5", "-lkrb5"])
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run cc: {e}; install a C compiler and libkrb5-dev"));
-        assert!(
-            output.status.success(),
-            "cc failed to build {}; install libkrb5-dev:\n{}",
-            source.display(),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        program
-    })
-}
-
-/// A running C peer and its line protocol.
-struct Peer {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Peer {
-    fn send_line(&mut self, line: &str) {
-        writeln!(self.stdin, "{line}").unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    /// Reads the next line, which must start with `tag`, and returns the rest.
-    fn expect(&mut self, tag: &str) -> String {
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).unwrap();
-        let line = line.trim_end();
-        match line.strip_prefix(tag) {
-            Some(rest) if rest.is_empty() || rest.starts_with(' ') => rest.trim().to_string(),
-            _ => {
-                let _ = self.child.kill();
-                panic!("MIT peer: expected {tag:?}, got {line:?}");
-            }
-        }
-    }
-}
+use testkdc::TestKdc;
 
 /// Starts a realm whose keys, and so whose session keys, have `enctype`,
 /// and fills the ccache with MIT's kinit. Debian 12's MIT krb5 1.20.1
@@ -95,67 +33,23 @@ impl Peer {
 /// MIT krb5 1.21, to issue these session keys: with `allow_weak_crypto`
 /// alone its KDC rejects the AS-REQ with KDC_ERR_ETYPE_NOSUPP.
 fn start_kdc(enctype: i32) -> TestKdc {
-    let name = enctype::name(enctype).unwrap();
-    let options = TestKdcOptions::new(REALM)
-        .with_enctypes(&[enctype])
-        .libdefault("allow_weak_crypto = true")
-        .libdefault("allow_des3 = true")
-        .libdefault("allow_rc4 = true")
-        .libdefault(&format!("default_tkt_enctypes = {name}"))
-        .libdefault(&format!("default_tgs_enctypes = {name}"))
-        .libdefault(&format!("permitted_enctypes = {name}"))
-        .user(USER, PASSWORD)
-        .principal(PrincipalSpec::service(SERVICE).with_keytab("krb5.keytab"));
-    let kdc = TestKdc::start(options).unwrap_or_else(|e| panic!("cannot start the test KDC: {e}"));
-
-    let kinit = testkdc::find_program("kinit", "krb5-user").unwrap();
-    let mut child = kdc
-        .command(kinit)
-        .arg(format!("{USER}@{REALM}"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "kinit of {name} failed: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        kdc.log()
+    let permitted = format!("permitted_enctypes = {}", enctype_name(enctype));
+    let kdc = gss_peer::start_kdc(
+        enctype,
+        &[
+            "allow_weak_crypto = true",
+            "allow_des3 = true",
+            "allow_rc4 = true",
+            &permitted,
+        ],
     );
+    mit_kinit(&kdc);
     kdc
-}
-
-impl Peer {
-    fn spawn(kdc: &TestKdc, args: &[&str]) -> Peer {
-        let mut child = kdc
-            .command(peer_program())
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start the MIT GSS-API peer: {e}"));
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        Peer {
-            child,
-            stdin,
-            stdout,
-        }
-    }
-}
-
-fn now() -> (i64, u32) {
-    let elapsed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    (elapsed.as_secs() as i64, elapsed.subsec_micros())
 }
 
 /// Starts MIT's initiator and establishes its context with our acceptor.
 fn mit_initiator(kdc: &TestKdc, enctype: i32) -> (Peer, EstablishedContext) {
-    let mut peer = Peer::spawn(kdc, &["init", TARGET, "commands"]);
+    let mut peer = Peer::spawn(Library::Mit, kdc, &["init", TARGET, "commands"]);
 
     let token = hex::decode(peer.expect("token")).unwrap();
     let keytab = Keytab::load_path(kdc.keytab(SERVICE).unwrap()).unwrap();
@@ -185,24 +79,10 @@ fn mit_initiator(kdc: &TestKdc, enctype: i32) -> (Peer, EstablishedContext) {
 /// Starts MIT's acceptor and establishes its context with our initiator,
 /// which gets its ticket from the KDC through our KDC client.
 async fn our_initiator(kdc: &TestKdc, enctype: i32) -> (Peer, EstablishedContext) {
-    let path = kdc.krb5_conf();
-    let config = Config::load_path_list(path.to_str().unwrap())
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let client = KdcClient::from_config(Arc::new(config)).unwrap();
-    let alice = Principal::parse(USER, Some(REALM)).unwrap();
-    let tgt = client
-        .get_initial_credentials(&alice, &Secret::password(PASSWORD), &AsOptions::default())
-        .await
-        .unwrap_or_else(|e| panic!("AS exchange for {enctype}: {e}\n{}", kdc.log()));
-    let service = Principal::parse(SERVICE, Some(REALM)).unwrap();
-    let ticket = client
-        .get_service_credentials(&tgt, &service, &TgsOptions::default())
-        .await
-        .unwrap_or_else(|e| panic!("TGS exchange for {enctype}: {e}\n{}", kdc.log()))
-        .credential;
+    let ticket = our_service_ticket(kdc).await;
     assert_eq!(ticket.session_key.enctype(), enctype);
 
-    let mut peer = Peer::spawn(kdc, &["accept", "commands"]);
+    let mut peer = Peer::spawn(Library::Mit, kdc, &["accept", "commands"]);
     let options = InitiatorOptions {
         flags: flags::CONF | flags::INTEG | flags::MUTUAL,
         enctypes: &[],
@@ -328,8 +208,7 @@ fn exercise(
         "MIT's lucid key differs from ours ({}): {lucid}",
         hex::encode(context.key.bytes())
     );
-    let status = peer.child.wait().unwrap();
-    assert!(status.success(), "MIT peer exited with {status}");
+    peer.wait();
 }
 
 /// The enctype that MIT's lucid export names and the SGN_ALG and SEAL_ALG
