@@ -146,7 +146,7 @@ impl StoreRequest {
 
 /// Returns the primary gid of `uid` from /etc/passwd, else `nobody`'s.
 pub fn primary_gid(uid: u32) -> u32 {
-    let Ok(accounts) = crate::idmap::passwd::Accounts::load_system() else {
+    let Ok(accounts) = crate::idmap::passwd::AccountFiles::system().current() else {
         return NOBODY_GID;
     };
     let by_uid = accounts.users.iter().find(|u| u.uid == uid);

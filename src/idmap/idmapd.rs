@@ -16,12 +16,12 @@
 //! - `[Static]`: `principal@REALM = localuser` for the `static` method.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use krb5::Principal;
 
 use super::hostdomain::{self, FALLBACK_DOMAIN};
-use super::passwd::{Accounts, User};
+use super::passwd::{AccountFiles, Accounts, User};
 use super::{Identity, IdentityMapper, IdmapError};
 use crate::config::{Config, IDMAPD_CONF};
 use crate::kernel::rpcsec::MAX_GROUPS;
@@ -75,40 +75,6 @@ impl AccountSource {
     }
 }
 
-/// The identity of one version of a file: a change of content changes
-/// the size or the modification time, and a replacement (how useradd and
-/// vipw write) changes the inode. A missing file has none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileVersion {
-    device: u64,
-    inode: u64,
-    size: u64,
-    modified: (i64, i64),
-}
-
-impl FileVersion {
-    fn of(path: &Path) -> Result<Option<FileVersion>, std::io::Error> {
-        use std::os::unix::fs::MetadataExt;
-        match std::fs::metadata(path) {
-            Ok(m) => Ok(Some(FileVersion {
-                device: m.dev(),
-                inode: m.ino(),
-                size: m.size(),
-                modified: (m.mtime(), m.mtime_nsec()),
-            })),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-}
-
-/// The accounts last read from the files, with the versions they came from.
-#[derive(Debug)]
-struct LoadedAccounts {
-    versions: [Option<FileVersion>; 2],
-    accounts: Arc<Accounts>,
-}
-
 /// The outcome of one method: a user, or a name the method does not know,
 /// so that the next method runs.
 enum Lookup<'a> {
@@ -124,9 +90,15 @@ pub struct IdmapdMapper {
     local_realms: Vec<String>,
     methods: Vec<Method>,
     skipped_methods: Vec<String>,
-    accounts: AccountSource,
-    /// The parsed files, shared by the clones of the mapper.
-    loaded: Arc<Mutex<Option<LoadedAccounts>>>,
+    accounts: MapperAccounts,
+}
+
+/// The user and group databases of a mapper. The files are shared by the
+/// clones of the mapper, so that they parse them once.
+#[derive(Debug, Clone)]
+enum MapperAccounts {
+    Files(Arc<AccountFiles>),
+    Fixed(Arc<Accounts>),
 }
 
 impl IdmapdMapper {
@@ -176,39 +148,24 @@ impl IdmapdMapper {
             local_realms,
             methods,
             skipped_methods,
-            accounts,
-            loaded: Arc::new(Mutex::new(None)),
+            accounts: match accounts {
+                AccountSource::Files { passwd, group } => {
+                    MapperAccounts::Files(Arc::new(AccountFiles::new(&passwd, &group)))
+                }
+                AccountSource::Fixed(accounts) => MapperAccounts::Fixed(Arc::new(accounts)),
+            },
         }
     }
 
     /// Returns the accounts, parsing the files again only when one of them
     /// changed since the last mapping.
     fn accounts(&self) -> Result<Arc<Accounts>, IdmapError> {
-        let (passwd, group) = match &self.accounts {
-            AccountSource::Fixed(accounts) => return Ok(Arc::new(accounts.clone())),
-            AccountSource::Files { passwd, group } => (passwd, group),
-        };
-        let failed = |e: std::io::Error| {
-            IdmapError::Accounts(format!(
-                "reading {} or {} failed: {e}",
-                passwd.display(),
-                group.display()
-            ))
-        };
-        let versions = [
-            FileVersion::of(passwd).map_err(failed)?,
-            FileVersion::of(group).map_err(failed)?,
-        ];
-        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(current) = loaded.as_ref().filter(|l| l.versions == versions) {
-            return Ok(Arc::clone(&current.accounts));
+        match &self.accounts {
+            MapperAccounts::Fixed(accounts) => Ok(Arc::clone(accounts)),
+            MapperAccounts::Files(files) => files
+                .current()
+                .map_err(|e| IdmapError::Accounts(format!("reading {files} failed: {e}"))),
         }
-        let accounts = Arc::new(Accounts::load(passwd, group).map_err(failed)?);
-        *loaded = Some(LoadedAccounts {
-            versions,
-            accounts: Arc::clone(&accounts),
-        });
-        Ok(accounts)
     }
 
     /// Builds the mapper as rpc.svcgssd does on this host: /etc/idmapd.conf

@@ -1,7 +1,93 @@
 //! User and group lookups from /etc/passwd and /etc/group, read directly so
 //! that a static binary needs no glibc NSS modules.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// A passwd and group file pair, parsed again only when one of them
+/// changes, so that account changes apply without a restart, as NSS
+/// lookups do, while unchanged files cost two stat(2) calls.
+#[derive(Debug)]
+pub struct AccountFiles {
+    passwd: PathBuf,
+    group: PathBuf,
+    loaded: Mutex<Option<LoadedAccounts>>,
+}
+
+/// The accounts last read from the files, with the versions they came from.
+#[derive(Debug)]
+struct LoadedAccounts {
+    versions: [Option<FileVersion>; 2],
+    accounts: Arc<Accounts>,
+}
+
+/// The identity of one version of a file: a change of content changes
+/// the size or the modification time, and a replacement (how useradd and
+/// vipw write) changes the inode. A missing file has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileVersion {
+    device: u64,
+    inode: u64,
+    size: u64,
+    modified: (i64, i64),
+}
+
+impl FileVersion {
+    fn of(path: &Path) -> std::io::Result<Option<FileVersion>> {
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::metadata(path) {
+            Ok(m) => Ok(Some(FileVersion {
+                device: m.dev(),
+                inode: m.ino(),
+                size: m.size(),
+                modified: (m.mtime(), m.mtime_nsec()),
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl std::fmt::Display for AccountFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} or {}", self.passwd.display(), self.group.display())
+    }
+}
+
+impl AccountFiles {
+    pub fn new(passwd: &Path, group: &Path) -> Self {
+        Self {
+            passwd: passwd.to_owned(),
+            group: group.to_owned(),
+            loaded: Mutex::new(None),
+        }
+    }
+
+    /// Returns the process's shared view of /etc/passwd and /etc/group.
+    pub fn system() -> &'static AccountFiles {
+        static SYSTEM: OnceLock<AccountFiles> = OnceLock::new();
+        SYSTEM.get_or_init(|| AccountFiles::new(Path::new("/etc/passwd"), Path::new("/etc/group")))
+    }
+
+    /// Returns the accounts, parsing the files again only when one of them
+    /// changed since the last call.
+    pub fn current(&self) -> std::io::Result<Arc<Accounts>> {
+        let versions = [
+            FileVersion::of(&self.passwd)?,
+            FileVersion::of(&self.group)?,
+        ];
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(current) = loaded.as_ref().filter(|l| l.versions == versions) {
+            return Ok(Arc::clone(&current.accounts));
+        }
+        let accounts = Arc::new(Accounts::load(&self.passwd, &self.group)?);
+        *loaded = Some(LoadedAccounts {
+            versions,
+            accounts: Arc::clone(&accounts),
+        });
+        Ok(accounts)
+    }
+}
 
 /// One /etc/passwd entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,11 +122,6 @@ impl Accounts {
             Err(e) => Err(e),
         };
         Ok(Self::parse(&read(passwd)?, &read(group)?))
-    }
-
-    /// Reads /etc/passwd and /etc/group.
-    pub fn load_system() -> std::io::Result<Self> {
-        Self::load(Path::new("/etc/passwd"), Path::new("/etc/group"))
     }
 
     pub fn parse(passwd: &str, group: &str) -> Self {
