@@ -2,9 +2,10 @@
 //! an MIT KDC on 127.0.0.1, next to nfs-utils' daemons in the same run:
 //!
 //! - `gssd`: `rgssd gssd` and rpc.gssd serve upcalls of 1, 50 and 200
-//!   users at once, each user with a FILE cache from kinit, first cold
-//!   (each upcall needs a TGS exchange) and then warm (the service ticket
-//!   is cached); root with machine credentials once per run.
+//!   users at once, each user with a FILE cache from kinit. The first
+//!   round is cold (each upcall needs a TGS exchange) and the next ones
+//!   warm (the service ticket is cached). Root makes one machine upcall
+//!   per run.
 //! - `svcgssd`: `rgssd svcgssd` and rpc.svcgssd get a burst of 1000 INIT
 //!   requests on the simulated `auth.rpcsec.init` channel. rpc.svcgssd
 //!   opens /proc/net/rpc itself, so it runs in a private mount namespace

@@ -232,7 +232,7 @@ fn lookup_service(
 }
 
 /// Gets the nfs ticket with the TGT found for `uid`, stores it as that
-/// user in the cache that holds the TGT, and returns MIT's klist output,
+/// user in the cache that contains the TGT, and returns MIT's klist output,
 /// run as the user, for that cache.
 fn store_service_ticket(conf: &Path, uid: u32) -> String {
     let config = Config::load_path_list(&conf.display().to_string()).unwrap();

@@ -558,8 +558,8 @@ fn credential_in(
 /// in `query.enctypes`, since the kernel cannot use any other. An entry
 /// stored under the service's realm comes first. MIT krb5 (1.20's
 /// gss_init_sec_context and `kvno -S`) stores a ticket under the name it
-/// asked for, which has an empty realm when krb5.conf maps the host to no
-/// realm and the KDC's referrals find it, so such an entry is taken next.
+/// requested. That name has an empty realm when krb5.conf maps the host to
+/// no realm and the KDC's referrals find it, so such an entry comes next.
 pub fn usable_service_ticket<'a>(
     credentials: &'a [Credential],
     client: &Principal,

@@ -544,9 +544,9 @@ fn serve(server: &Arc<RwLock<Arc<Server>>>, channels: &Channels, stop: &StopStat
     }
 
     loop {
-        // The read counts as pending before `stopping` is checked, so that
-        // the signal thread either sees it and waits for its request, or
-        // sets `stopping` first and no read starts.
+        // The read counts as pending before `stopping` is checked. So the
+        // signal thread either finds it counted and waits for its request,
+        // or sets `stopping` first and no read starts.
         pending.fetch_add(1, Ordering::SeqCst);
         if stop.stopping.load(Ordering::SeqCst) {
             pending.fetch_sub(1, Ordering::SeqCst);

@@ -23,7 +23,7 @@
 //!    instead waits on an established connection until `request_timeout`,
 //!    without limit when that is unset.
 //!
-//! A request that no KDC answers therefore ends after
+//! A request that no KDC replies to therefore ends after
 //! `(3 * U + T + 14)` steps, for `U` UDP and `T` TCP addresses, plus up to
 //! 10 steps for each established TCP connection that stays silent: 18 s for
 //! one unresponsive KDC address with the defaults, 27 s when it accepts the
@@ -937,7 +937,7 @@ mod tests {
     #[tokio::test]
     async fn established_tcp_delays_resends() {
         // UDP and TCP on one port: the datagrams are dropped and the TCP
-        // connection is accepted but never answered.
+        // connection is accepted but gets no reply.
         let (address, start, arrivals) = silent_udp().await;
         let listener = tokio::net::TcpListener::bind(address).await.unwrap();
         tokio::spawn(async move {

@@ -334,7 +334,7 @@ async fn shutdown_answers_call_in_flight() {
     idle.read_to_end(&mut rest).await.unwrap();
     assert!(rest.is_empty(), "{} bytes", rest.len());
 
-    // The call in flight is read to its end and answered.
+    // The call in flight is read to its end and gets its reply.
     busy.write_all(tail).await.unwrap();
     let reply = record::read_record(&mut busy, 1 << 20)
         .await
